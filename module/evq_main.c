@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * evq - eventfd-style counters on a misc character device.
+ *
+ * Object model: every open() of /dev/evq allocates one struct evq_ctx and
+ * hangs it on file->private_data. The counter lives exactly as long as that
+ * struct file: dup(), fork() and SCM_RIGHTS share the file, and the counter
+ * is freed by ->release once the last reference is gone. Nothing else holds
+ * a reference, so there is no refcount of its own.
+ *
+ * Locking: one object, one lock. The wait queue's own spinlock, ctx->wqh.lock,
+ * guards every mutable field of the counter, and wake-ups are issued with it
+ * held, as in fs/eventfd.c. It is taken with interrupts disabled so that a
+ * later in-kernel producer may signal from hard-IRQ context.
+ *
+ * The module is pinned while a counter is open: the misc core takes a
+ * reference on evq_fops.owner at open, so rmmod fails with EBUSY.
+ */
+#include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+#include <linux/wait.h>
+
+#include <linux/evq.h>
+
+#include "evq_compat.h"
+
+#define EVQ_SETUP_FLAGS		EVQ_SEMAPHORE
+
+/**
+ * struct evq_ctx - one counter: the private data of one open /dev/evq file
+ * @wqh: readers, writers and pollers wait here; @wqh.lock guards the fields
+ *	below marked "wqh.lock"
+ * @count: the counter value (wqh.lock; read without it only in evq_poll())
+ * @flags: EVQ_SEMAPHORE or 0 (wqh.lock)
+ * @configured: EVQ_IOC_SETUP has run (wqh.lock)
+ * @id: number shown as eventfd-id in fdinfo, unique among open counters;
+ *	constant from open to release
+ */
+struct evq_ctx {
+	wait_queue_head_t wqh;
+	u64 count;
+	u32 flags;
+	bool configured;
+	int id;
+};
+
+static DEFINE_IDA(evq_ida);
+
+/* Add @n to the count and wake EPOLLIN waiters. @n must fit. */
+static void evq_add_locked(struct evq_ctx *ctx, u64 n)
+{
+	lockdep_assert_held(&ctx->wqh.lock);
+
+	WRITE_ONCE(ctx->count, ctx->count + n);
+	if (waitqueue_active(&ctx->wqh))
+		wake_up_locked_poll(&ctx->wqh, EPOLLIN);
+}
+
+/* Take @n from the count and wake EPOLLOUT waiters. */
+static void evq_sub_locked(struct evq_ctx *ctx, u64 n)
+{
+	lockdep_assert_held(&ctx->wqh.lock);
+
+	WRITE_ONCE(ctx->count, ctx->count - n);
+	if (waitqueue_active(&ctx->wqh))
+		wake_up_locked_poll(&ctx->wqh, EPOLLOUT);
+}
+
+/*
+ * Wait until the count is non-zero. Returns 0 with the lock held and the
+ * count non-zero, -EAGAIN if @nowait, or -ERESTARTSYS on a signal.
+ */
+static int evq_wait_readable_locked(struct evq_ctx *ctx, bool nowait)
+{
+	lockdep_assert_held(&ctx->wqh.lock);
+
+	if (ctx->count)
+		return 0;
+	if (nowait)
+		return -EAGAIN;
+	if (wait_event_interruptible_locked_irq(ctx->wqh, ctx->count))
+		return -ERESTARTSYS;
+	return 0;
+}
+
+/*
+ * Wait until @n can be added without passing EVQ_COUNT_MAX. Same returns as
+ * evq_wait_readable_locked().
+ */
+static int evq_wait_writable_locked(struct evq_ctx *ctx, u64 n, bool nowait)
+{
+	lockdep_assert_held(&ctx->wqh.lock);
+
+	if (ULLONG_MAX - ctx->count > n)
+		return 0;
+	if (nowait)
+		return -EAGAIN;
+	if (wait_event_interruptible_locked_irq(ctx->wqh,
+						ULLONG_MAX - ctx->count > n))
+		return -ERESTARTSYS;
+	return 0;
+}
+
+static int evq_open(struct inode *inode, struct file *file)
+{
+	struct evq_ctx *ctx;
+	int ret;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
+	if (!ctx)
+		return -ENOMEM;
+
+	ret = ida_alloc(&evq_ida, GFP_KERNEL);
+	if (ret < 0)
+		goto err_free_ctx;
+	ctx->id = ret;
+	init_waitqueue_head(&ctx->wqh);
+
+	file->private_data = ctx;
+	/*
+	 * Look like an eventfd to fcntl(F_GETFL) and to pread/pwrite: open(2)
+	 * forces O_LARGEFILE on 64-bit, eventfd has none, and eventfd files
+	 * have no position. Keep noop_llseek (stream_open() would make lseek
+	 * fail, unlike eventfd). FMODE_NOWAIT: read and write honour
+	 * IOCB_NOWAIT, so io_uring may issue them inline.
+	 */
+	file->f_flags &= ~O_LARGEFILE;
+	file->f_mode &= ~(FMODE_PREAD | FMODE_PWRITE);
+	file->f_mode |= FMODE_NOWAIT;
+	return 0;
+
+err_free_ctx:
+	kfree(ctx);
+	return ret;
+}
+
+static int evq_release(struct inode *inode, struct file *file)
+{
+	struct evq_ctx *ctx = file->private_data;
+
+	/*
+	 * epoll entries are gone by now (eventpoll_release() runs before
+	 * ->release); this reaches anything else still hooked on the queue,
+	 * as eventfd_release() does.
+	 */
+	wake_up_poll(&ctx->wqh, EPOLLHUP);
+	ida_free(&evq_ida, ctx->id);
+	kfree(ctx);
+	return 0;
+}
+
+static ssize_t evq_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct file *file = iocb->ki_filp;
+	struct evq_ctx *ctx = file->private_data;
+	bool nowait = (file->f_flags & O_NONBLOCK) ||
+		      (iocb->ki_flags & IOCB_NOWAIT);
+	size_t copied;
+	u64 ucnt;
+	int ret;
+
+	if (iov_iter_count(to) < sizeof(ucnt))
+		return -EINVAL;
+
+retry:
+	spin_lock_irq(&ctx->wqh.lock);
+	ret = evq_wait_readable_locked(ctx, nowait);
+	if (ret)
+		goto out_unlock;
+
+	ucnt = (ctx->flags & EVQ_SEMAPHORE) ? 1 : ctx->count;
+	/*
+	 * Copy out before consuming, so that a bad buffer leaves the count
+	 * as it was (eventfd consumes first and loses the value on EFAULT).
+	 * No page fault may be taken under the spinlock: with faults
+	 * disabled the copy stops short instead, and then the buffer is
+	 * faulted in without the lock and the whole read is retried, as
+	 * futex does for its user words.
+	 */
+	pagefault_disable();
+	copied = copy_to_iter(&ucnt, sizeof(ucnt), to);
+	pagefault_enable();
+	if (unlikely(copied != sizeof(ucnt))) {
+		spin_unlock_irq(&ctx->wqh.lock);
+		iov_iter_revert(to, copied);
+		if (iocb->ki_flags & IOCB_NOWAIT)
+			return -EAGAIN;
+		if (fault_in_iov_iter_writeable(to, sizeof(ucnt)))
+			return -EFAULT;
+		goto retry;
+	}
+	evq_sub_locked(ctx, ucnt);
+
+out_unlock:
+	spin_unlock_irq(&ctx->wqh.lock);
+	return ret ? ret : sizeof(ucnt);
+}
+
+/*
+ * One write of exactly eight bytes taken from the current segment of @from.
+ * Returns 8 or a negative errno.
+ */
+static ssize_t evq_write_one(struct evq_ctx *ctx, struct iov_iter *from,
+			     bool nowait)
+{
+	u64 ucnt;
+	int ret;
+
+	if (iov_iter_single_seg_count(from) != sizeof(ucnt))
+		return -EINVAL;
+	if (copy_from_iter(&ucnt, sizeof(ucnt), from) != sizeof(ucnt))
+		return -EFAULT;
+	if (ucnt == ULLONG_MAX)
+		return -EINVAL;
+
+	spin_lock_irq(&ctx->wqh.lock);
+	ret = evq_wait_writable_locked(ctx, ucnt, nowait);
+	if (!ret)
+		evq_add_locked(ctx, ucnt);
+	spin_unlock_irq(&ctx->wqh.lock);
+
+	return ret ? ret : sizeof(ucnt);
+}
+
+static ssize_t evq_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct file *file = iocb->ki_filp;
+	struct evq_ctx *ctx = file->private_data;
+	bool nowait = (file->f_flags & O_NONBLOCK) ||
+		      (iocb->ki_flags & IOCB_NOWAIT);
+	ssize_t done = 0;
+	ssize_t ret;
+
+	/*
+	 * eventfd has a plain ->write, so the VFS feeds it a writev() one
+	 * segment at a time and stops at the first error: every segment must
+	 * be exactly eight bytes, and writev(4 + 4) is EINVAL. Do the same.
+	 * A zero-length write(2) reaches here with an empty iterator and
+	 * fails like eventfd's; an empty writev() never reaches a driver.
+	 */
+	do {
+		ret = evq_write_one(ctx, from, nowait);
+		if (ret < 0)
+			break;
+		done += ret;
+	} while (iov_iter_count(from));
+
+	return done ? done : ret;
+}
+
+static __poll_t evq_poll(struct file *file, poll_table *wait)
+{
+	struct evq_ctx *ctx = file->private_data;
+	__poll_t events = 0;
+	u64 count;
+
+	poll_wait(file, &ctx->wqh, wait);
+
+	/*
+	 * The count is read without ctx->wqh.lock. That is safe because a
+	 * caller that is going to sleep has just taken and dropped that lock
+	 * in poll_wait() to add itself to the queue, and every update of the
+	 * count happens under the same lock, followed by a wake-up if the
+	 * queue is not empty:
+	 *
+	 *   poll                              write
+	 *   ----                              -----
+	 *   lock wqh.lock (poll_wait)
+	 *   add to queue
+	 *   unlock wqh.lock
+	 *                                     lock wqh.lock
+	 *                                     count += n
+	 *                                     queue active: wake up
+	 *                                     unlock wqh.lock
+	 *   count = READ_ONCE(ctx->count)
+	 *
+	 * Whether the read sees the old or the new count, the poller is
+	 * already queued when the writer looks, so it is woken and polls
+	 * again. The read cannot move before the lock in poll_wait() (its
+	 * acquire orders it), so the case that would lose the wake-up,
+	 * reading the old count, then the writer finding an empty queue,
+	 * then queueing, cannot happen. Callers that will not sleep get a
+	 * momentary snapshot, as with eventfd.
+	 */
+	count = READ_ONCE(ctx->count);
+
+	if (count > 0)
+		events |= EPOLLIN;
+	if (count == ULLONG_MAX)
+		events |= EPOLLERR;
+	if (ULLONG_MAX - 1 > count)
+		events |= EPOLLOUT;
+
+	return events;
+}
+
+static long evq_ioctl_setup(struct evq_ctx *ctx,
+			    const struct evq_setup __user *uarg)
+{
+	struct evq_setup setup;
+	long ret = 0;
+
+	if (copy_from_user(&setup, uarg, sizeof(setup)))
+		return -EFAULT;
+	if ((setup.flags & ~EVQ_SETUP_FLAGS) || setup.pad ||
+	    setup.initval > EVQ_COUNT_MAX)
+		return -EINVAL;
+
+	spin_lock_irq(&ctx->wqh.lock);
+	if (ctx->configured || ctx->count) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	ctx->configured = true;
+	ctx->flags = setup.flags;
+	if (setup.initval)
+		evq_add_locked(ctx, setup.initval);
+
+out_unlock:
+	spin_unlock_irq(&ctx->wqh.lock);
+	return ret;
+}
+
+static long evq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct evq_ctx *ctx = file->private_data;
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case EVQ_IOC_SETUP:
+		return evq_ioctl_setup(ctx, argp);
+	default:
+		return -ENOIOCTLCMD;
+	}
+}
+
+#ifdef CONFIG_PROC_FS
+static void evq_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	struct evq_ctx *ctx = file->private_data;
+	u64 count;
+	u32 flags;
+
+	spin_lock_irq(&ctx->wqh.lock);
+	count = ctx->count;
+	flags = ctx->flags;
+	spin_unlock_irq(&ctx->wqh.lock);
+
+	/* The keys and formats of eventfd's fdinfo since Linux 6.5. */
+	seq_printf(m, "eventfd-count: %16llx\n", count);
+	seq_printf(m, "eventfd-id: %d\n", ctx->id);
+	seq_printf(m, "eventfd-semaphore: %d\n", !!(flags & EVQ_SEMAPHORE));
+}
+#endif
+
+static const struct file_operations evq_fops = {
+	.owner		= THIS_MODULE,
+	.open		= evq_open,
+	.release	= evq_release,
+	.read_iter	= evq_read_iter,
+	.write_iter	= evq_write_iter,
+	.poll		= evq_poll,
+	.unlocked_ioctl	= evq_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+#ifdef CONFIG_PROC_FS
+	.show_fdinfo	= evq_show_fdinfo,
+#endif
+};
+
+static struct miscdevice evq_misc = {
+	.minor		= MISC_DYNAMIC_MINOR,
+	.name		= "evq",
+	.fops		= &evq_fops,
+	.mode		= 0666,
+};
+
+static int __init evq_init(void)
+{
+	return misc_register(&evq_misc);
+}
+
+static void __exit evq_exit(void)
+{
+	misc_deregister(&evq_misc);
+	ida_destroy(&evq_ida);
+}
+
+module_init(evq_init);
+module_exit(evq_exit);
+
+MODULE_DESCRIPTION("eventfd-style counters on /dev/evq");
+MODULE_AUTHOR("evq developers");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# build-debug-kernel.sh BUILDDIR
+#
+# Builds the debug kernel evq's VM tests run on: Debian's linux-source-6.12,
+# `make ARCH=x86_64 tinyconfig` + scripts/debug-kernel.config + olddefconfig
+# (KASAN, lockdep, kmemleak, fault injection, ...), then bzImage and
+# `make modules` so that Module.symvers exists and an out-of-tree module
+# builds with `make -C $KDIR M=<dir> modules`.
+#
+# The source is extracted once into BUILDDIR/linux-source-6.12 (shared with
+# scripts/kernel-source.sh, same stamp; never built in: O= is used). The
+# kernel goes to BUILDDIR/debug-kernel/<key>/build, where the key names the
+# linux-source package version, the gcc version and a hash of the fragment;
+# a second run with the same key only prints the result. build.log in the key
+# directory has the full make output.
+#
+# On success the last two lines on stdout are
+#   KDIR=<absolute O= directory>
+#   VMLINUZ=<absolute path of bzImage>
+# Progress goes to stderr. Missing build packages are installed with apt-get.
+# ccache is used when installed (CCACHE_DIR=BUILDDIR/ccache).
+#
+# Environment: JOBS (make -j, default nproc).
+set -euo pipefail
+
+# Bump when the way the kernel is configured or built changes (not the
+# fragment: its hash is part of the key already).
+recipe=1
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+fragment=$top/scripts/debug-kernel.config
+build=$(realpath -m "${1:?usage: build-debug-kernel.sh BUILDDIR}")
+jobs=${JOBS:-$(nproc)}
+tarball=/usr/src/linux-source-6.12.tar.xz
+srcpkg=linux-source-6.12
+
+log() { echo "build-debug-kernel: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+[ -r "$fragment" ] || die "$fragment missing"
+
+# --- Packages -----------------------------------------------------------------
+installed() {
+	dpkg-query -W -f '${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+ensure_packages() {
+	local p missing=() sudo=
+	for p in bc flex bison libelf-dev libssl-dev dwarves cpio xz-utils \
+		build-essential "$srcpkg"; do
+		installed "$p" || missing+=("$p")
+	done
+	[ "${#missing[@]}" -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null || die "need root to install: ${missing[*]}"
+		sudo=sudo
+	fi
+	log "installing ${missing[*]}"
+	$sudo apt-get update >&2
+	$sudo env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y --no-install-recommends "${missing[@]}" >&2
+}
+
+# --- Cache key ----------------------------------------------------------------
+# <linux-source version>-gcc<version>-<hash of fragment + recipe>, e.g.
+# 6.12.117-1_deb12u1-gcc12.2.0-0123456789ab
+cache_key() {
+	local ver gccver sum
+	ver=$(dpkg-query -W -f '${Version}' "$srcpkg")
+	gccver=$(gcc -dumpfullversion)
+	sum=$({ echo "recipe=$recipe"; cat "$fragment"; } | sha256sum | cut -c1-12)
+	echo "${ver//[^A-Za-z0-9.+-]/_}-gcc$gccver-$sum"
+}
+
+result() {
+	echo "KDIR=$obj"
+	echo "VMLINUZ=$obj/arch/x86/boot/bzImage"
+}
+
+# built KEYDIR: that key's kernel is complete, and the source tree its
+# Makefile points at is still the one it was built from.
+built() {
+	[ -f "$1/.done" ] && [ -f "$1/build/arch/x86/boot/bzImage" ] &&
+		[ -f "$1/build/Module.symvers" ] &&
+		[ "$(cat "$build/$srcpkg/.evq-extracted" 2>/dev/null)" = \
+			"$(dpkg-query -W -f '${Version}' "$srcpkg")" ]
+}
+
+# Fast path: nothing to do when this key was built already.
+if installed "$srcpkg" && command -v gcc >/dev/null; then
+	key=$(cache_key)
+	obj=$build/debug-kernel/$key/build
+	if built "$build/debug-kernel/$key"; then
+		log "up to date: $build/debug-kernel/$key"
+		result
+		exit 0
+	fi
+fi
+
+ensure_packages
+[ -r "$tarball" ] || die "$tarball missing after installing $srcpkg"
+version=$(dpkg-query -W -f '${Version}' "$srcpkg")
+key=$(cache_key)
+keydir=$build/debug-kernel/$key
+obj=$keydir/build
+src=$build/$srcpkg
+mkdir -p "$keydir"
+
+# One build per key at a time; a second caller waits and then reuses it.
+exec 9>"$keydir/.lock"
+if ! flock -n 9; then
+	log "another build of $key is running, waiting"
+	flock 9
+fi
+if built "$keydir"; then
+	log "up to date: $keydir"
+	result
+	exit 0
+fi
+rm -f "$keydir/.done"
+
+# --- Source -------------------------------------------------------------------
+# Same layout and stamp as scripts/kernel-source.sh: the stamp holds the
+# package version the tree was extracted from.
+(
+	flock 8
+	stamp=$src/.evq-extracted
+	if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$version" ]; then
+		log "extracting $srcpkg $version into $src"
+		rm -rf "$src" "$src.tmp"
+		mkdir -p "$src.tmp"
+		tar -xJf "$tarball" -C "$src.tmp"
+		mv "$src.tmp/$srcpkg" "$src"
+		rmdir "$src.tmp"
+		echo "$version" >"$stamp"
+	fi
+) 8>"$build/.$srcpkg.lock"
+
+# --- Build --------------------------------------------------------------------
+buildlog=$keydir/build.log
+: >"$buildlog"
+
+if [ -d /usr/lib/ccache ] && command -v ccache >/dev/null; then
+	# Masquerade directory: CC stays "gcc", so out-of-tree module builds
+	# (plain gcc) see the same compiler as the kernel did.
+	export PATH=/usr/lib/ccache:$PATH
+	export CCACHE_DIR=$build/ccache
+	log "using ccache ($CCACHE_DIR)"
+fi
+
+kmake() {
+	make -C "$src" O="$obj" ARCH=x86_64 "$@" >>"$buildlog" 2>&1
+}
+
+# step NAME CMD...: run one step, all output in build.log; on failure show
+# its end and stop.
+step() {
+	local name=$1 t0=$SECONDS
+	shift
+	log "$name"
+	echo "=== $name: $*" >>"$buildlog"
+	if ! "$@"; then
+		[ "$1" != kmake ] || tail -n 40 "$buildlog" >&2
+		die "$name failed (full log: $buildlog)"
+	fi
+	log "$name: done in $((SECONDS - t0)) s"
+}
+
+# Symbols the fragment sets, and the value it wants for each (n for
+# "# CONFIG_X is not set").
+fragment_values() {
+	sed -nE -e 's/^(CONFIG_[A-Za-z0-9_]+)=(.*)$/\1 \2/p' \
+		-e 's/^# (CONFIG_[A-Za-z0-9_]+) is not set$/\1 n/p' "$fragment"
+}
+
+# tinyconfig, then the fragment replaces whatever tinyconfig said about the
+# same symbols, then olddefconfig resolves the rest.
+apply_fragment() {
+	local syms
+	syms=$(fragment_values | cut -d' ' -f1)
+	awk -v syms="$syms" '
+		BEGIN { n = split(syms, s, "\n"); for (i = 1; i <= n; i++) want[s[i]] = 1 }
+		{
+			sym = $0
+			if (sym ~ /^# CONFIG_[A-Za-z0-9_]+ is not set$/) sym = $2
+			else if (sym ~ /^CONFIG_[A-Za-z0-9_]+=/) sub(/=.*/, "", sym)
+			else sym = ""
+			if (!(sym in want)) print
+		}' "$obj/.config" >"$obj/.config.merged"
+	cat "$fragment" >>"$obj/.config.merged"
+	mv "$obj/.config.merged" "$obj/.config"
+}
+
+# Where a symbol is defined and what it depends on, to explain a mismatch.
+explain() {
+	local sym=${1#CONFIG_}
+	grep -rnE --include='Kconfig*' "^[[:space:]]*(menu)?config $sym\$" "$src" |
+		while IFS=: read -r file line _; do
+			awk -v start="$line" -v f="${file#"$src"/}" '
+				NR == start { print "      " f ":" NR ": " $0; next }
+				NR < start { next }
+				cont { print "      " $0; cont = /\\$/; next }
+				/^[[:space:]]*(menu)?config |^(menu|endmenu|choice|endchoice|if|endif|source)/ { exit }
+				/^[[:space:]]*(depends on|select|imply|default|range|bool|tristate|int)/ {
+					print "      " $0; cont = /\\$/ }' "$file"
+		done
+}
+
+# Every value the fragment asks for must be in the final .config.
+check_config() {
+	local sym want got bad=0 report=$keydir/config-check.txt
+	: >"$report"
+	while read -r sym want; do
+		got=$(sed -n "s/^$sym=//p" "$obj/.config")
+		got=${got:-n}
+		if [ "$got" = "$want" ]; then
+			echo "ok $sym=$got" >>"$report"
+		else
+			echo "MISMATCH $sym: wanted $want, got $got" | tee -a "$report" >&2
+			explain "$sym" | tee -a "$report" >&2
+			bad=1
+		fi
+	done < <(fragment_values)
+	[ "$bad" -eq 0 ] || { log "see $report"; return 1; }
+	log "all $(grep -c '^ok ' "$report") fragment values are in .config"
+}
+
+start=$SECONDS
+log "building $key in $obj (log: $buildlog)"
+mkdir -p "$obj"
+step "tinyconfig" kmake tinyconfig
+apply_fragment
+cp "$fragment" "$keydir/debug-kernel.config"
+step "olddefconfig" kmake olddefconfig
+step "checking .config against the fragment" check_config
+cp "$obj/.config" "$keydir/config"
+step "make -j$jobs bzImage modules_prepare (several minutes)" \
+	kmake -j"$jobs" bzImage modules_prepare
+# Module.symvers comes from `make modules` only (no in-tree modules are
+# configured; it still runs modpost on vmlinux).
+step "make modules (Module.symvers)" kmake -j"$jobs" modules
+
+[ -f "$obj/arch/x86/boot/bzImage" ] || die "no bzImage in $obj"
+[ -s "$obj/Module.symvers" ] || die "no Module.symvers in $obj"
+echo "$((SECONDS - start))" >"$keydir/build-seconds"
+touch "$keydir/.done"
+log "built in $((SECONDS - start)) s"
+result

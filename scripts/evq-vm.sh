@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# evq-vm.sh MODE
+#
+# What `make run`, `make shell` and `make check` do:
+#   run    install what is missing, build, boot one kernel (KVER, default the
+#          6.12 one), load evq and run the demo
+#   shell  the same VM with evq loaded and a shell on the console
+#   lint   checkpatch, W=1 + sparse on every kernel, userspace linters
+#   check  build and run every test on every supported kernel, then print
+#          "N passed, N failed" over all of them; exit 1 on any failure
+#
+# Environment: BUILD (default ./build), KVER (run/shell: a full version such
+# as 6.1.0-56-amd64, or just 6.1 / 6.12), EVQ_KVERS (the kernels, see
+# kernels.sh), EVQ_VM_TIMEOUT (seconds per boot).
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$(realpath -m "${BUILD:-$top/build}")
+mode=${1:?usage: evq-vm.sh run|shell|check|lint}
+timeout=${EVQ_VM_TIMEOUT:-900}
+
+log() { echo "evq-vm: $*" >&2; }
+
+"$top/scripts/deps.sh"
+ksrc=$("$top/scripts/kernel-source.sh" "$build")
+mapfile -t kvers < <("$top/scripts/kernels.sh")
+[ "${#kvers[@]}" -gt 0 ] || { log "no kernels found"; exit 1; }
+
+# Userspace: static test binaries and the demo, built once for all kernels.
+log "building selftests and demo"
+make -s -C "$top/selftests" OUT="$build/selftests" \
+	KSFT_DIR="$ksrc/tools/testing/selftests" all >&2
+
+# build_module KDIR DIR: build evq.ko for the kernel at KDIR in DIR, from a
+# copy of the sources so that several kernels can be built side by side.
+# Warnings are errors here.
+build_module() {
+	local kdir=$1 dir=$2
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	cp -r "$top/Kbuild" "$top/module" "$top/uapi" "$dir/"
+	make -s -C "$kdir" M="$dir" KCFLAGS=-Werror modules 2>&1 |
+		grep -v '^Skipping BTF generation' >&2 || true
+	[ -f "$dir/evq.ko" ] || { log "module build failed for $kdir"; return 1; }
+}
+
+# make_payload DIR KO RUNSCRIPT: the /payload tree of the initramfs.
+make_payload() {
+	local dir=$1 ko=$2 run=$3
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	cp "$ko" "$dir/evq.ko"
+	cp "$build"/selftests/*_test "$build/selftests/evq_demo" "$dir/"
+	cp "$run" "$dir/run"
+	cp "$top/scripts/vm-payload-setup" "$dir/setup"
+}
+
+# prepare KVER: fetch the kernel, build the module, pack the initramfs for
+# the given payload script. Sets VMLINUZ and INITRD.
+prepare() {
+	local kver=$1 run=$2 vars kdir
+	vars=$("$top/scripts/fetch-kernel.sh" "$kver" "$build")
+	kdir=$(sed -n 's/^KDIR=//p' <<<"$vars")
+	VMLINUZ=$(sed -n 's/^VMLINUZ=//p' <<<"$vars")
+	log "building evq.ko for $kver"
+	build_module "$kdir" "$build/vm/$kver/module"
+	make_payload "$build/vm/$kver/payload" \
+		"$build/vm/$kver/module/evq.ko" "$run"
+	INITRD=$build/vm/$kver/initrd.cpio.gz
+	"$top/scripts/mkinitramfs.sh" "$INITRD" "$build/vm/$kver/payload"
+}
+
+pick_kver() {
+	local want=${KVER:-6.12} k
+	for k in "${kvers[@]}"; do
+		case $k in
+		"$want" | "$want".* | "$want"-*) echo "$k"; return 0 ;;
+		esac
+	done
+	log "KVER=$want matches none of: ${kvers[*]}"
+	return 1
+}
+
+case $mode in
+run)
+	kver=$(pick_kver)
+	prepare "$kver" "$top/scripts/vm-payload-demo"
+	log "booting $kver (software emulation takes a while)"
+	"$top/scripts/vm-run.sh" --kernel "$VMLINUZ" --initrd "$INITRD" \
+		--log "$build/vm/$kver/demo-console.log" \
+		--verdict "$build/vm/$kver/demo-verdict.log" --timeout "$timeout"
+	;;
+shell)
+	kver=$(pick_kver)
+	prepare "$kver" "$top/scripts/vm-payload-tests"
+	"$top/scripts/vm-run.sh" --kernel "$VMLINUZ" --initrd "$INITRD" \
+		--log "$build/vm/$kver/shell-console.log" \
+		--verdict "$build/vm/$kver/shell-verdict.log" --interactive
+	;;
+check)
+	results=$build/results.txt
+	: >"$results"
+	log "static checks"
+	"$top/scripts/lint.sh" "$build" "${kvers[@]}" >>"$results"
+	for kver in "${kvers[@]}"; do
+		prepare "$kver" "$top/scripts/vm-payload-tests"
+		verdict=$build/vm/$kver/verdict.log
+		log "booting $kver and running the tests"
+		if "$top/scripts/vm-run.sh" --kernel "$VMLINUZ" \
+			--initrd "$INITRD" --timeout "$timeout" \
+			--log "$build/vm/$kver/console.log" --verdict "$verdict" \
+			>"$build/vm/$kver/vm-run.out" 2>&1; then
+			echo "ok $kver: vm.boot_clean_and_complete" >>"$results"
+		else
+			cat "$build/vm/$kver/vm-run.out" >&2
+			echo "not ok $kver: vm.boot_clean_and_complete" >>"$results"
+		fi
+		grep -E '^(ok|not ok|skip) ' "$verdict" 2>/dev/null |
+			sed -E "s/^(ok|not ok|skip) /\1 $kver: /" >>"$results" || true
+	done
+	passed=$(grep -c '^ok ' "$results" || true)
+	failed=$(grep -c '^not ok ' "$results" || true)
+	skipped=$(grep -c '^skip ' "$results" || true)
+	if [ "$failed" -gt 0 ]; then
+		echo "Failed cases:"
+		grep '^not ok ' "$results" | sed 's/^not ok /  /'
+	fi
+	if [ "$skipped" -gt 0 ]; then
+		echo "Skipped cases (not counted as passed):"
+		grep '^skip ' "$results" | sed 's/^skip /  /'
+	fi
+	echo "Kernels: ${kvers[*]}; results in $results"
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+	;;
+lint)
+	"$top/scripts/lint.sh" "$build" "${kvers[@]}" | tee "$build/lint.txt"
+	! grep -q '^not ok ' "$build/lint.txt"
+	;;
+*)
+	echo "usage: evq-vm.sh run|shell|check|lint" >&2
+	exit 2
+	;;
+esac

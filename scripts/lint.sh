@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# lint.sh BUILDDIR KVER...
+#
+# Static checks, one verdict line per check on stdout ("ok NAME" or
+# "not ok NAME"), details on stderr:
+#   lint.checkpatch      checkpatch.pl --strict on module/ and uapi/, with
+#                        the per-file exceptions in scripts/checkpatch.ignore
+#   lint.kbuild.KVER     W=1 build with sparse (C=2) against KVER's headers:
+#                        no compiler or sparse diagnostics at all
+#   lint.userspace       selftests' lint target (cppcheck, clang-tidy)
+set -uo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$(realpath -m "${1:?usage: lint.sh BUILDDIR KVER...}")
+shift
+ksrc=$("$top/scripts/kernel-source.sh" "$build") || exit 1
+checkpatch=$ksrc/scripts/checkpatch.pl
+
+verdict() { if [ "$2" -eq 0 ]; then echo "ok $1"; else echo "not ok $1"; fi; }
+
+# checkpatch, each file with its own accepted exceptions.
+status=0
+for f in "$top"/module/*.[ch] "$top"/uapi/linux/*.h; do
+	rel=${f#"$top"/}
+	ignore=$(awk -v f="$rel" '$1 == f { printf "%s,", $2 }' \
+		"$top/scripts/checkpatch.ignore")
+	if ! out=$(cd "$top" && "$checkpatch" --strict --no-tree --quiet \
+			--show-types ${ignore:+--ignore "${ignore%,}"} -f "$rel" 2>&1); then
+		status=1
+	fi
+	if [ -n "$out" ]; then
+		echo "$out" >&2
+		status=1
+	fi
+done
+verdict lint.checkpatch "$status"
+
+# W=1 and sparse against each kernel's headers.
+for kver in "$@"; do
+	kdir=$("$top/scripts/fetch-kernel.sh" "$kver" "$build" | sed -n 's/^KDIR=//p')
+	dir=$build/lint/$kver
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	cp -r "$top/Kbuild" "$top/module" "$top/uapi" "$dir/"
+	out=$(make -C "$kdir" M="$dir" W=1 C=2 modules 2>&1)
+	status=$?
+	# Keep only diagnostics: the compiler's, sparse's, modpost's.
+	diag=$(grep -E 'warning|error|: note:|^WARNING' <<<"$out")
+	if [ "$status" -ne 0 ] || [ -n "$diag" ]; then
+		echo "$out" >&2
+		status=1
+	fi
+	verdict "lint.kbuild_w1_sparse.$kver" "$status"
+done
+
+make -s -C "$top/selftests" OUT="$build/selftests" \
+	KSFT_DIR="$ksrc/tools/testing/selftests" lint >&2
+verdict lint.userspace $?

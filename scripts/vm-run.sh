@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vm-run.sh --kernel VMLINUZ --initrd INITRD --log CONSOLE.log
+#           --verdict VERDICT.log [--timeout SECONDS] [--append "ARGS"]
+#           [--mem 1G] [--smp 2] [--interactive] [--quiet] [--qemu-arg ARG]...
+#
+# Boots INITRD (mkinitramfs.sh) on VMLINUZ in qemu (KVM if /dev/kvm works,
+# else TCG), waits for the VM to end, then judges the run:
+#   - the console (ttyS0) goes to CONSOLE.log and, unless --quiet, to stdout
+#   - the second serial port (ttyS1, $EVQ_VERDICT in the VM) goes to
+#     VERDICT.log; vm-init ends it with "evq-exit STATUS"
+#   - the whole console log is scanned for kernel splats (BUG, WARNING, Oops,
+#     panic, lockdep, KASAN, UBSAN, kmemleak, lockups, hung tasks...)
+# Exit status: 0 only for "evq-exit 0" and a clean log (in --interactive mode
+# "evq-exit shell" counts as 0 too); otherwise one line on stderr says why:
+#   1 the payload exited non-zero     3 kernel splat in the console log
+#   2 usage error                     4 no evq-exit: the VM crashed or hung
+#   5 timeout (qemu killed)           6 qemu itself failed
+# A splat wins over a missing or non-zero evq-exit, a timeout over all.
+#
+# --interactive: the console is this terminal (for `make shell`): evq.shell=1,
+# no timeout unless one is given; Ctrl-A X kills the VM.
+# --append: more kernel parameters, e.g. "evq.cmd=bench" (run /payload/bench
+# instead of /payload/run) or "loglevel=7" (the whole boot on the console).
+# --timeout: seconds (default 600; 0 = none).
+#
+# Environment: EVQ_ACCEL=kvm|tcg forces the accelerator; EVQ_LOG_IGNORE is an
+# extended regex of console lines not to count as splats (use sparingly).
+set -euo pipefail
+
+prog=vm-run.sh
+usage() {
+	printf 'usage: ' >&2
+	sed -n '4,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+die() { echo "$prog: $*" >&2; exit 2; }
+
+kernel='' initrd='' log='' verdict='' append='' timeout_s='' mem=1G smp=2
+interactive=0 quiet=0
+qemu_extra=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel) kernel=${2:?}; shift 2 ;;
+	--initrd) initrd=${2:?}; shift 2 ;;
+	--log) log=${2:?}; shift 2 ;;
+	--verdict) verdict=${2:?}; shift 2 ;;
+	--timeout) timeout_s=${2:?}; shift 2 ;;
+	--append) append=${2?}; shift 2 ;;
+	--mem) mem=${2:?}; shift 2 ;;
+	--smp) smp=${2:?}; shift 2 ;;
+	--qemu-arg) qemu_extra+=("${2:?}"); shift 2 ;;
+	--interactive) interactive=1; shift ;;
+	--quiet) quiet=1; shift ;;
+	-h | --help) usage ;;
+	*) echo "$prog: unknown argument $1" >&2; usage ;;
+	esac
+done
+if [ -z "$kernel" ] || [ -z "$initrd" ] || [ -z "$log" ] || [ -z "$verdict" ]; then
+	usage
+fi
+[ -r "$kernel" ] || die "cannot read kernel $kernel"
+[ -r "$initrd" ] || die "cannot read initrd $initrd"
+if [ -z "$timeout_s" ]; then
+	if [ "$interactive" -eq 1 ]; then timeout_s=0; else timeout_s=600; fi
+fi
+case $timeout_s in *[!0-9]* | "") die "bad --timeout $timeout_s" ;; esac
+# qemu's chardev options are comma-separated: no commas in these paths.
+case $log$verdict in *,*) die "no commas in --log/--verdict paths" ;; esac
+
+accel=${EVQ_ACCEL:-}
+if [ -z "$accel" ]; then
+	if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then accel=kvm; else accel=tcg; fi
+fi
+case $accel in
+kvm) cpu=host ;;
+tcg) cpu=max ;; # AMD-flavoured "QEMU TCG CPU"; boots both kernels cleanly
+*) die "EVQ_ACCEL must be kvm or tcg" ;;
+esac
+
+# Kernel parameters. loglevel=5: warnings and worse (every splat) reach the
+# console during boot but the ~350 info lines do not; vm-init raises the
+# console level to 7 once the payload starts, so a module's pr_info shows.
+# panic=-1 turns any panic into a reboot, and -no-reboot into qemu's exit.
+cmdline="console=ttyS0,115200 rdinit=/init loglevel=5"
+cmdline+=" panic=-1 panic_on_warn=1 oops=panic"
+if [ "$interactive" -eq 1 ]; then
+	cmdline+=" evq.shell=1"
+	if [ -t 0 ] && size=$(stty size 2>/dev/null) && [ -n "$size" ]; then
+		cmdline+=" evq.rows=${size% *} evq.cols=${size#* }"
+	fi
+fi
+[ -z "$append" ] || cmdline+=" $append"
+
+mkdir -p "$(dirname "$log")" "$(dirname "$verdict")"
+rm -f "$log" "$verdict"
+
+qemu=(qemu-system-x86_64 -nodefaults -no-user-config -no-reboot
+	-accel "$accel" -cpu "$cpu" -smp "$smp,sockets=$smp,cores=1" -m "$mem"
+	-display none -kernel "$kernel" -initrd "$initrd" -append "$cmdline")
+if [ "$interactive" -eq 1 ]; then
+	# mux: Ctrl-A X quits, Ctrl-A C is the monitor; signal=off: Ctrl-C
+	# goes to the VM's shell, not to qemu.
+	qemu+=(-chardev "stdio,id=con,mux=on,signal=off,logfile=$log"
+		-serial chardev:con -mon chardev=con)
+else
+	qemu+=(-chardev "stdio,id=con,signal=off,logfile=$log" -serial chardev:con)
+fi
+qemu+=(-chardev "file,id=verdict,path=$verdict" -serial chardev:verdict)
+qemu+=("${qemu_extra[@]}")
+
+run=()
+# --foreground: qemu stays in our process group, so Ctrl-C reaches it.
+[ "$timeout_s" -eq 0 ] || run=(timeout --foreground -k 10 "$timeout_s")
+
+start=$SECONDS
+rc=0
+if [ "$interactive" -eq 1 ]; then
+	"${run[@]}" "${qemu[@]}" || rc=$?
+	stty sane 2>/dev/null || true
+elif [ "$quiet" -eq 1 ]; then
+	"${run[@]}" "${qemu[@]}" </dev/null >/dev/null || rc=$?
+else
+	"${run[@]}" "${qemu[@]}" </dev/null || rc=$?
+fi
+elapsed=$((SECONDS - start))
+
+# Kernel splats anywhere in the console log. Case-sensitive on purpose:
+# Debian's clean boots print "... report a bug" and "This is not a bug"
+# (ACPI/PCI, AMD-Vi), which a case-insensitive "bug" would catch.
+#   BUG:                  BUG: kernel NULL pointer..., scheduling while
+#                         atomic, sleeping function called..., KASAN,
+#                         soft lockups ("watchdog: BUG: soft lockup")
+#   kernel BUG at         BUG_ON()
+#   BUG <cache> (         SLUB debug: "BUG kmalloc-64 (Tainted: ...): ..."
+#   WARNING:              WARN*(), lockdep's reports
+#   detected stall        RCU stalls
+splat_re='BUG:|kernel BUG at|BUG [^ ]+ \(|WARNING:|Oops|Call Trace|Kernel panic'
+splat_re+='|lockdep|KASAN|UBSAN|kmemleak|unreferenced object'
+splat_re+='|general protection|watchdog: BUG|hard LOCKUP|hung_task'
+splat_re+='|blocked for more than|detected stall|Bad page (state|map)'
+# Benign lines that match the above. A kmemleak kernel announces itself at
+# boot; that is not a leak report.
+benign_re='kmemleak: Kernel memory leak detector initialized'
+benign_re+='|kmemleak: Automatic memory scanning thread'
+[ -z "${EVQ_LOG_IGNORE:-}" ] || benign_re+="|$EVQ_LOG_IGNORE"
+
+splats=
+if [ -f "$log" ]; then
+	splats=$(tr -d '\r' <"$log" | grep -anE "$splat_re" |
+		grep -avE "$benign_re" || true)
+fi
+exit_line=
+if [ -f "$verdict" ]; then
+	exit_line=$(tr -d '\r' <"$verdict" | grep -a '^evq-exit ' | tail -n1 || true)
+fi
+status=${exit_line#evq-exit }
+
+fail() {
+	if [ "$quiet" -eq 1 ] && [ -f "$log" ]; then
+		echo "$prog: last lines of $log:" >&2
+		tr -d '\r' <"$log" | tail -n 25 | sed 's/^/  /' >&2
+	fi
+	echo "$prog: FAIL: $2 (after ${elapsed}s; console: $log)" >&2
+	exit "$1"
+}
+
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+	[ -z "$splats" ] || { echo "$splats" | head -n 40 >&2; }
+	fail 5 "timeout: the VM ran longer than ${timeout_s}s"
+fi
+if [ -n "$splats" ]; then
+	echo "$prog: kernel problems in the console log:" >&2
+	echo "$splats" | head -n 40 | sed 's/^/  /' >&2
+	n=$(wc -l <<<"$splats")
+	[ "$n" -le 40 ] || echo "  ... and $((n - 40)) more" >&2
+	fail 3 "kernel splat ($n lines; first: $(head -n1 <<<"$splats" | cut -c1-120))"
+fi
+if [ "$rc" -ne 0 ]; then
+	fail 6 "qemu exited with status $rc"
+fi
+if [ -z "$exit_line" ]; then
+	if [ "$interactive" -eq 1 ]; then
+		fail 4 "no evq-exit line in $verdict: the VM was killed (Ctrl-A X?) or crashed"
+	fi
+	fail 4 "no evq-exit line in $verdict: the VM crashed or /init died"
+fi
+case $status in
+0 | shell) ;;
+*) fail 1 "payload exited with status $status" ;;
+esac
+if [ "$status" = shell ] && [ "$interactive" -ne 1 ]; then
+	fail 1 "unexpected evq-exit shell"
+fi
+[ "$quiet" -eq 1 ] || echo "$prog: ok: evq-exit $status, clean kernel log, ${elapsed}s ($accel)" >&2
+exit 0

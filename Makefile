@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make               build evq.ko for the running kernel (KDIR=... for another)
+# make run           boot a VM (KVER=6.12 default, or 6.1), load evq, run the demo
+# make check         every test on every supported kernel: "N passed, N failed"
+# make lint          checkpatch, W=1 + sparse on both kernels, userspace linters
+# make shell         the same VM with evq loaded and a shell on the console
+# make selftests     build the selftests for running on this machine
+# make install       install evq.ko for the running kernel (then: modprobe evq)
+# make dkms-install  register with DKMS so evq is rebuilt for new kernels
+# make clean         remove what `make` built; `make distclean` also ./build
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+BUILD ?= $(CURDIR)/build
+VERSION := 0.1
+DKMS_DIR := /usr/src/evq-$(VERSION)
+
+export BUILD
+
+all: module
+
+module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+install: module
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	depmod -a $(notdir $(patsubst %/build,%,$(KDIR)))
+
+dkms-install:
+	rm -rf $(DKMS_DIR)
+	mkdir -p $(DKMS_DIR)
+	cp -r Kbuild Makefile module uapi $(DKMS_DIR)/
+	sed 's/@VERSION@/$(VERSION)/' scripts/dkms.conf.in > $(DKMS_DIR)/dkms.conf
+	dkms add evq/$(VERSION)
+	dkms build evq/$(VERSION)
+	dkms install evq/$(VERSION)
+
+dkms-uninstall:
+	dkms remove evq/$(VERSION) --all
+	rm -rf $(DKMS_DIR)
+
+selftests:
+	$(MAKE) -C selftests OUT=$(BUILD)/selftests \
+		KSFT_DIR=$$(scripts/kernel-source.sh $(BUILD))/tools/testing/selftests
+
+run:
+	scripts/evq-vm.sh run
+
+shell:
+	scripts/evq-vm.sh shell
+
+check:
+	scripts/evq-vm.sh check
+
+lint:
+	scripts/evq-vm.sh lint
+
+clean:
+	rm -f evq.ko evq.mod evq.mod.c evq.mod.o evq.o module/*.o \
+		modules.order Module.symvers .*.cmd module/.*.cmd
+	rm -rf .tmp_versions
+
+distclean: clean
+	rm -rf $(BUILD)
+
+.PHONY: all module install dkms-install dkms-uninstall selftests run shell \
+	check lint clean distclean

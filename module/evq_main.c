@@ -61,6 +61,7 @@ static void evq_add_locked(struct evq_ctx *ctx, u64 n)
 	lockdep_assert_held(&ctx->wqh.lock);
 
 	WRITE_ONCE(ctx->count, ctx->count + n);
+	/* No barrier needed: wqh.lock is held, as in eventfd. */
 	if (waitqueue_active(&ctx->wqh))
 		wake_up_locked_poll(&ctx->wqh, EPOLLIN);
 }
@@ -71,6 +72,7 @@ static void evq_sub_locked(struct evq_ctx *ctx, u64 n)
 	lockdep_assert_held(&ctx->wqh.lock);
 
 	WRITE_ONCE(ctx->count, ctx->count - n);
+	/* No barrier needed: wqh.lock is held, as in eventfd. */
 	if (waitqueue_active(&ctx->wqh))
 		wake_up_locked_poll(&ctx->wqh, EPOLLOUT);
 }
@@ -274,13 +276,13 @@ static __poll_t evq_poll(struct file *file, poll_table *wait)
 	 *
 	 *   poll                              write
 	 *   ----                              -----
-	 *   lock wqh.lock (poll_wait)
+	 *   take wqh.lock (poll_wait)
 	 *   add to queue
-	 *   unlock wqh.lock
-	 *                                     lock wqh.lock
+	 *   drop wqh.lock
+	 *                                     take wqh.lock
 	 *                                     count += n
 	 *                                     queue active: wake up
-	 *                                     unlock wqh.lock
+	 *                                     drop wqh.lock
 	 *   count = READ_ONCE(ctx->count)
 	 *
 	 * Whether the read sees the old or the new count, the poller is

@@ -46,13 +46,16 @@ build_module() {
 	[ -f "$dir/evq.ko" ] || { log "module build failed for $kdir"; return 1; }
 }
 
-# make_payload DIR KO RUNSCRIPT: the /payload tree of the initramfs.
+# make_payload DIR KO RUNSCRIPT: the /payload tree of the initramfs: the
+# module, everything the selftests Makefile put in its OUT directory (test
+# binaries, tools, and an optional host-files list, see mkinitramfs.sh), the
+# plan to run and the shell setup.
 make_payload() {
 	local dir=$1 ko=$2 run=$3
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	cp "$ko" "$dir/evq.ko"
-	cp "$build"/selftests/*_test "$build/selftests/evq_demo" "$dir/"
+	cp -a "$build/selftests/." "$dir/"
 	cp "$run" "$dir/run"
 	cp "$top/scripts/vm-payload-setup" "$dir/setup"
 }

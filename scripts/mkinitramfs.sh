@@ -8,8 +8,13 @@
 #   /init          scripts/vm-init
 #   /payload/      a copy of PAYLOAD_DIR: run, setup, the module, tests...
 #   /etc/passwd, /etc/group   just root
-# No kernel modules and no libraries: payload binaries must be static (or
-# bring their libraries along). Staged next to OUT, written atomically.
+#   host programs  every absolute path listed in PAYLOAD_DIR/host-files (one
+#                  per line), at the same path, e.g. /usr/bin/perf
+#   libraries      the shared libraries and dynamic loader of every
+#                  dynamically linked ELF file above (found with ldd), at
+#                  their host paths, so that dynamic programs and
+#                  LD_PRELOAD libraries run in the VM
+# No kernel modules. Staged next to OUT, written atomically.
 set -euo pipefail
 
 usage="usage: mkinitramfs.sh OUT.cpio.gz PAYLOAD_DIR"
@@ -39,6 +44,31 @@ cp "$busybox" "$stage/bin/busybox"
 cp "$here/vm-init" "$stage/init"
 chmod 0755 "$stage/bin/busybox" "$stage/init"
 cp -a "$payload/." "$stage/payload/"
+
+# copy_host PATH: PATH from the host into the stage at the same place.
+copy_host() {
+	[ -e "$stage$1" ] && return 0
+	mkdir -p "$stage$(dirname "$1")"
+	cp -L "$1" "$stage$1"
+}
+
+if [ -f "$payload/host-files" ]; then
+	while read -r f; do
+		case $f in /*) ;; *) continue ;; esac
+		[ -e "$f" ] || { echo "mkinitramfs.sh: host file $f missing" >&2; exit 1; }
+		copy_host "$f"
+	done <"$payload/host-files"
+fi
+
+# The libraries of every dynamic ELF file in the stage, and theirs (ldd
+# lists the whole closure), from the host.
+while IFS= read -r -d '' f; do
+	head -c 4 "$f" 2>/dev/null | grep -q 'ELF' || continue
+	ldd "$f" >/dev/null 2>&1 || continue	# static, or not a program
+	ldd "$f" | sed -n -e 's/.*=> \(\/[^ ]*\) (.*/\1/p' \
+		-e 's/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p'
+done < <(find "$stage/payload" "$stage/usr" "$stage/bin" -type f -print0) |
+	sort -u | while read -r lib; do copy_host "$lib"; done
 
 (cd "$stage" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
 	cpio --null -o -H newc --owner=0:0 --reproducible --quiet) |

@@ -220,6 +220,12 @@ static int pick_fd(struct slot *sl, enum side s, bool use_dup)
 
 static int epoll_now(int ep);
 
+/* For the log: " dup" if the op really uses the dup. */
+static const char *dup_label(const struct slot *sl, bool use_dup)
+{
+	return use_dup && sl->dup[NAT] >= 0 ? " dup" : "";
+}
+
 /* ---- the operations ------------------------------------------------------ */
 
 static const uint32_t initvals[] = {
@@ -328,7 +334,7 @@ static void op_write(struct fuzz *f, int i)
 	memset(buf, 0xff, sizeof(buf));
 	memcpy(buf, &v, sizeof(v));
 	note(f, i, "write(slot %d%s, %#llx, %zu bytes)", i,
-	     use_dup ? " dup" : "", (unsigned long long)v, len);
+	     dup_label(sl, use_dup), (unsigned long long)v, len);
 	if (!sl->nonblock && len == 8 && write_blocks(sl, v)) {
 		f->skipped++;
 		return;
@@ -404,7 +410,7 @@ static void op_read(struct fuzz *f, int i)
 	int s;
 
 	note(f, i, "%s(slot %d%s, %zu bytes)", vec ? "readv 4+rest" : "read",
-	     i, use_dup ? " dup" : "", len);
+	     i, dup_label(sl, use_dup), len);
 	if (!sl->nonblock && len >= 8 && !sl->count) {
 		f->skipped++;
 		return;
@@ -506,7 +512,7 @@ static void op_fcntl(struct fuzz *f, int i)
 		return;
 	}
 	note(f, i, "F_SETFL toggle %#o (slot %d%s)", (unsigned int)bit, i,
-	     use_dup ? " dup" : "");
+	     dup_label(sl, use_dup));
 	for (s = 0; s < N_SIDES; s++) {
 		int fd = pick_fd(sl, s, use_dup);
 

@@ -20,6 +20,7 @@
 #include <linux/idr.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/pagemap.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
 #include <linux/seq_file.h>
@@ -208,19 +209,13 @@ out_unlock:
 }
 
 /*
- * One write of exactly eight bytes taken from the current segment of @from.
- * Returns 8 or a negative errno.
+ * Add @ucnt to the count, waiting for room unless @nowait. Returns 8 or a
+ * negative errno. The one place both write paths take the lock.
  */
-static ssize_t evq_write_one(struct evq_ctx *ctx, struct iov_iter *from,
-			     bool nowait)
+static ssize_t evq_add(struct evq_ctx *ctx, u64 ucnt, bool nowait)
 {
-	u64 ucnt;
 	int ret;
 
-	if (iov_iter_single_seg_count(from) != sizeof(ucnt))
-		return -EINVAL;
-	if (copy_from_iter(&ucnt, sizeof(ucnt), from) != sizeof(ucnt))
-		return -EFAULT;
 	if (ucnt == ULLONG_MAX)
 		return -EINVAL;
 
@@ -231,6 +226,22 @@ static ssize_t evq_write_one(struct evq_ctx *ctx, struct iov_iter *from,
 	spin_unlock_irq(&ctx->wqh.lock);
 
 	return ret ? ret : sizeof(ucnt);
+}
+
+/*
+ * One write of exactly eight bytes taken from the current segment of @from.
+ * Returns 8 or a negative errno.
+ */
+static ssize_t evq_write_one(struct evq_ctx *ctx, struct iov_iter *from,
+			     bool nowait)
+{
+	u64 ucnt;
+
+	if (iov_iter_single_seg_count(from) != sizeof(ucnt))
+		return -EINVAL;
+	if (copy_from_iter(&ucnt, sizeof(ucnt), from) != sizeof(ucnt))
+		return -EFAULT;
+	return evq_add(ctx, ucnt, nowait);
 }
 
 static ssize_t evq_write_iter(struct kiocb *iocb, struct iov_iter *from)
@@ -257,6 +268,62 @@ static ssize_t evq_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	} while (iov_iter_count(from));
 
 	return done ? done : ret;
+}
+
+/*
+ * read(2) and write(2) take these plain entry points, as /dev/zero's do,
+ * rather than going through an iov_iter: same semantics as the _iter
+ * versions above, which stay for readv/writev, preadv2(RWF_NOWAIT) and
+ * io_uring. Only O_NONBLOCK can ask for no waiting here.
+ */
+static ssize_t evq_read(struct file *file, char __user *buf, size_t count,
+			loff_t *ppos)
+{
+	struct evq_ctx *ctx = file->private_data;
+	u64 __user *ubuf = (u64 __user *)buf;
+	u64 ucnt;
+	int ret;
+
+	if (count < sizeof(ucnt))
+		return -EINVAL;
+	if (!access_ok(ubuf, sizeof(ucnt)))
+		return -EFAULT;
+
+retry:
+	spin_lock_irq(&ctx->wqh.lock);
+	ret = evq_wait_readable_locked(ctx, file->f_flags & O_NONBLOCK);
+	if (ret)
+		goto out_unlock;
+
+	ucnt = (ctx->flags & EVQ_SEMAPHORE) ? 1 : ctx->count;
+	/* Store before consuming, without faulting: see evq_read_iter(). */
+	pagefault_disable();
+	ret = __put_user(ucnt, ubuf);
+	pagefault_enable();
+	if (unlikely(ret)) {
+		spin_unlock_irq(&ctx->wqh.lock);
+		if (fault_in_writeable(buf, sizeof(ucnt)))
+			return -EFAULT;
+		goto retry;
+	}
+	evq_sub_locked(ctx, ucnt);
+
+out_unlock:
+	spin_unlock_irq(&ctx->wqh.lock);
+	return ret ? ret : sizeof(ucnt);
+}
+
+static ssize_t evq_write(struct file *file, const char __user *buf,
+			 size_t count, loff_t *ppos)
+{
+	struct evq_ctx *ctx = file->private_data;
+	u64 ucnt;
+
+	if (count != sizeof(ucnt))
+		return -EINVAL;
+	if (get_user(ucnt, (const u64 __user *)buf))
+		return -EFAULT;
+	return evq_add(ctx, ucnt, file->f_flags & O_NONBLOCK);
 }
 
 static __poll_t evq_poll(struct file *file, poll_table *wait)
@@ -368,6 +435,8 @@ static const struct file_operations evq_fops = {
 	.owner		= THIS_MODULE,
 	.open		= evq_open,
 	.release	= evq_release,
+	.read		= evq_read,
+	.write		= evq_write,
 	.read_iter	= evq_read_iter,
 	.write_iter	= evq_write_iter,
 	.poll		= evq_poll,

@@ -560,12 +560,18 @@ static void *w4_reader(void *p)
 	}
 }
 
-/* Interference: a busy thread on the reader's CPU. */
+/*
+ * Interference: a busy thread on the reader's CPU. SCHED_IDLE, so that the
+ * woken reader preempts it at once: the figure is the wake-up path with a
+ * CPU that is busy (caches, preemption), not the length of a time slice.
+ */
 static void *w4_hog(void *p)
 {
 	struct w4 *w = p;
+	struct sched_param sp = { .sched_priority = 0 };
 
 	pin_cpu(0);
+	pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
 	while (!atomic_load(&w->stop))
 		;
 	return NULL;
@@ -1306,6 +1312,28 @@ static int w11_lifecycle(enum kind kind)
 	return w11_run(kind, 1, EFD_CLOEXEC | EFD_SEMAPHORE, "W11.setup");
 }
 
+/* The floor of W11 for a device: open("/dev/null") + close. */
+static int w11_floor(enum kind kind)
+{
+	uint64_t start = now_ns(), deadline = start + run_ns(), end, n = 0;
+
+	do {
+		for (int i = 0; i < CLOCK_EVERY; i++) {
+			int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+			if (fd < 0)
+				return bench_err("W11.open_devnull", kind,
+						 "open /dev/null");
+			close(fd);
+		}
+		n += CLOCK_EVERY;
+		end = now_ns();
+	} while (end < deadline);
+	emit("W11.open_devnull", kind, (double)(end - start) / (double)n,
+	     "ns/op", true);
+	return 0;
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 struct workload {
@@ -1326,6 +1354,7 @@ static const struct workload workloads[] = {
 	{ "W7", w7_contention, true, "2 producers, one counter, one epoll consumer" },
 	{ "W9", w9_herd, true, "4 waiters on one counter: read, semaphore, epoll, EPOLLEXCLUSIVE" },
 	{ "W11", w11_lifecycle, true, "create + close" },
+	{ "W11", w11_floor, false, "floor: open /dev/null + close" },
 };
 
 #define NWORKLOADS	(sizeof(workloads) / sizeof(workloads[0]))

@@ -66,6 +66,8 @@ enum kind { KIND_NATIVE, KIND_EVQ, KIND_REF };
 static const char *const kind_name[] = { "native", "evq", "ref" };
 
 static double run_secs = 0.2;
+/* The CPUs the program started on: threads that do not pin get these. */
+static cpu_set_t start_cpus;
 static int cur_rep;
 static bool evq_is_native;
 
@@ -139,6 +141,12 @@ static int pin_cpu(int cpu)
 	CPU_ZERO(&set);
 	CPU_SET(ncpu > 1 ? cpu % ncpu : 0, &set);
 	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+/* Undo pin_cpu() on the calling thread. */
+static void unpin(void)
+{
+	pthread_setaffinity_np(pthread_self(), sizeof(start_cpus), &start_cpus);
 }
 
 static long futex_op(atomic_uint *uaddr, int op, unsigned int val)
@@ -641,7 +649,7 @@ static int w4_latency(enum kind kind)
 	pthread_join(reader, NULL);
 	if (hog_started)
 		pthread_join(hog, NULL);
-	pin_cpu(0);
+	unpin();
 	if (err || w.err || !hog_started) {
 		errno = err ? err : w.err;
 		bench_err("W4", kind, "latency run");
@@ -1377,6 +1385,10 @@ int main(int argc, char **argv)
 	int reps = 10, opt, failed = 0;
 
 	evq_is_native = v && !strcmp(v, "1");
+	if (sched_getaffinity(0, sizeof(start_cpus), &start_cpus)) {
+		perror("sched_getaffinity");
+		return 1;
+	}
 	while ((opt = getopt(argc, argv, "c:r:t:h")) != -1) {
 		switch (opt) {
 		case 'c':

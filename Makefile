@@ -5,6 +5,7 @@
 # make check         every test on every supported kernel: "N passed, N failed"
 # make lint          checkpatch, W=1 + sparse on both kernels, userspace linters
 # make shell         the same VM with evq loaded and a shell on the console
+# make bench         benchmarks, native eventfd vs evq in one VM boot (KVER=)
 # make selftests     build the selftests for running on this machine
 # make install       install evq.ko for the running kernel (then: modprobe evq)
 # make dkms-install  register with DKMS so evq is rebuilt for new kernels
@@ -55,6 +56,9 @@ check:
 lint:
 	scripts/evq-vm.sh lint
 
+bench:
+	scripts/evq-vm.sh bench
+
 clean:
 	rm -f evq.ko evq.mod evq.mod.c evq.mod.o evq.o module/*.o \
 		modules.order Module.symvers .*.cmd module/.*.cmd
@@ -64,4 +68,4 @@ distclean: clean
 	rm -rf $(BUILD)
 
 .PHONY: all module install dkms-install dkms-uninstall selftests run shell \
-	check lint clean distclean
+	check lint bench clean distclean

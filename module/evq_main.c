@@ -21,6 +21,7 @@
 #include <linux/idr.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/pagemap.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
 #include <linux/seq_file.h>
@@ -161,18 +162,24 @@ static int evq_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-static ssize_t evq_read_iter(struct kiocb *iocb, struct iov_iter *to)
+/*
+ * The body of every read: wait for a non-zero count unless @nowait, store
+ * what the read takes (the count, or 1 in semaphore mode) with @store, and
+ * only then consume it, so that a bad buffer leaves the count as it was
+ * (eventfd consumes first and loses the value on EFAULT). No page fault may
+ * be taken under the spinlock: @store runs with faults disabled and fails
+ * instead, then @fault_in faults the buffer in without the lock and the
+ * whole read is retried, as futex does for its user words. Returns 8 or a
+ * negative errno. Always inlined, so that @store and @fault_in, constants
+ * at every call site, are direct calls.
+ */
+static __always_inline ssize_t
+evq_read_common(struct evq_ctx *ctx, bool nowait,
+		bool (*store)(void *dst, u64 ucnt), int (*fault_in)(void *dst),
+		void *dst)
 {
-	struct file *file = iocb->ki_filp;
-	struct evq_ctx *ctx = file->private_data;
-	bool nowait = (file->f_flags & O_NONBLOCK) ||
-		      (iocb->ki_flags & IOCB_NOWAIT);
-	size_t copied;
 	u64 ucnt;
 	int ret;
-
-	if (iov_iter_count(to) < sizeof(ucnt))
-		return -EINVAL;
 
 retry:
 	spin_lock_irq(&ctx->wqh.lock);
@@ -181,30 +188,81 @@ retry:
 		goto out_unlock;
 
 	ucnt = (ctx->flags & EVQ_SEMAPHORE) ? 1 : ctx->count;
-	/*
-	 * Copy out before consuming, so that a bad buffer leaves the count
-	 * as it was (eventfd consumes first and loses the value on EFAULT).
-	 * No page fault may be taken under the spinlock: with faults
-	 * disabled the copy stops short instead, and then the buffer is
-	 * faulted in without the lock and the whole read is retried, as
-	 * futex does for its user words.
-	 */
 	pagefault_disable();
-	copied = copy_to_iter(&ucnt, sizeof(ucnt), to);
-	pagefault_enable();
-	if (unlikely(copied != sizeof(ucnt))) {
+	if (unlikely(!store(dst, ucnt))) {
+		pagefault_enable();
 		spin_unlock_irq(&ctx->wqh.lock);
-		iov_iter_revert(to, copied);
-		if (iocb->ki_flags & IOCB_NOWAIT)
-			return -EAGAIN;
-		if (fault_in_iov_iter_writeable(to, sizeof(ucnt)))
-			return -EFAULT;
+		ret = fault_in(dst);
+		if (ret)
+			return ret;
 		goto retry;
 	}
+	pagefault_enable();
 	evq_sub_locked(ctx, ucnt);
 
 out_unlock:
 	spin_unlock_irq(&ctx->wqh.lock);
+	return ret ? ret : sizeof(ucnt);
+}
+
+/* read_iter's destination: the kiocb for its flags, and the iterator. */
+struct evq_iter_dst {
+	struct kiocb *iocb;
+	struct iov_iter *to;
+};
+
+static bool evq_store_iter(void *dst, u64 ucnt)
+{
+	struct evq_iter_dst *d = dst;
+	size_t copied = copy_to_iter(&ucnt, sizeof(ucnt), d->to);
+
+	if (likely(copied == sizeof(ucnt)))
+		return true;
+	iov_iter_revert(d->to, copied);
+	return false;
+}
+
+static int evq_fault_in_iter(void *dst)
+{
+	struct evq_iter_dst *d = dst;
+
+	if (d->iocb->ki_flags & IOCB_NOWAIT)
+		return -EAGAIN;
+	if (fault_in_iov_iter_writeable(d->to, sizeof(u64)))
+		return -EFAULT;
+	return 0;
+}
+
+static ssize_t evq_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct file *file = iocb->ki_filp;
+	struct evq_iter_dst dst = { .iocb = iocb, .to = to };
+	bool nowait = (file->f_flags & O_NONBLOCK) ||
+		      (iocb->ki_flags & IOCB_NOWAIT);
+
+	if (iov_iter_count(to) < sizeof(u64))
+		return -EINVAL;
+	return evq_read_common(file->private_data, nowait, evq_store_iter,
+			       evq_fault_in_iter, &dst);
+}
+
+/*
+ * Add @ucnt to the count, waiting for room unless @nowait. Returns 8 or a
+ * negative errno. The one place both write paths take the lock.
+ */
+static ssize_t evq_add(struct evq_ctx *ctx, u64 ucnt, bool nowait)
+{
+	int ret;
+
+	if (ucnt == ULLONG_MAX)
+		return -EINVAL;
+
+	spin_lock_irq(&ctx->wqh.lock);
+	ret = evq_wait_writable_locked(ctx, ucnt, nowait);
+	if (!ret)
+		evq_add_locked(ctx, ucnt);
+	spin_unlock_irq(&ctx->wqh.lock);
+
 	return ret ? ret : sizeof(ucnt);
 }
 
@@ -216,22 +274,12 @@ static ssize_t evq_write_one(struct evq_ctx *ctx, struct iov_iter *from,
 			     bool nowait)
 {
 	u64 ucnt;
-	int ret;
 
 	if (iov_iter_single_seg_count(from) != sizeof(ucnt))
 		return -EINVAL;
 	if (copy_from_iter(&ucnt, sizeof(ucnt), from) != sizeof(ucnt))
 		return -EFAULT;
-	if (ucnt == ULLONG_MAX)
-		return -EINVAL;
-
-	spin_lock_irq(&ctx->wqh.lock);
-	ret = evq_wait_writable_locked(ctx, ucnt, nowait);
-	if (!ret)
-		evq_add_locked(ctx, ucnt);
-	spin_unlock_irq(&ctx->wqh.lock);
-
-	return ret ? ret : sizeof(ucnt);
+	return evq_add(ctx, ucnt, nowait);
 }
 
 static ssize_t evq_write_iter(struct kiocb *iocb, struct iov_iter *from)
@@ -258,6 +306,55 @@ static ssize_t evq_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	} while (iov_iter_count(from));
 
 	return done ? done : ret;
+}
+
+/* read's destination: @dst points at the user pointer. */
+static bool evq_store_user(void *dst, u64 ucnt)
+{
+	u64 __user **ubuf = dst;
+
+	return !__put_user(ucnt, *ubuf);
+}
+
+static int evq_fault_in_user(void *dst)
+{
+	u64 __user **ubuf = dst;
+
+	if (fault_in_writeable((char __user *)*ubuf, sizeof(u64)))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * read(2) and write(2) take these plain entry points, as /dev/zero's do,
+ * rather than going through a kiocb and an iov_iter: same semantics as the
+ * _iter versions, which stay for readv/writev, preadv2(RWF_NOWAIT) and
+ * io_uring. Only O_NONBLOCK can ask for no waiting here.
+ */
+static ssize_t evq_read(struct file *file, char __user *buf, size_t count,
+			loff_t *ppos)
+{
+	u64 __user *ubuf = (u64 __user *)buf;
+
+	if (count < sizeof(*ubuf))
+		return -EINVAL;
+	if (!access_ok(ubuf, sizeof(*ubuf)))
+		return -EFAULT;
+	return evq_read_common(file->private_data, file->f_flags & O_NONBLOCK,
+			       evq_store_user, evq_fault_in_user, &ubuf);
+}
+
+static ssize_t evq_write(struct file *file, const char __user *buf,
+			 size_t count, loff_t *ppos)
+{
+	struct evq_ctx *ctx = file->private_data;
+	u64 ucnt;
+
+	if (count != sizeof(ucnt))
+		return -EINVAL;
+	if (get_user(ucnt, (const u64 __user *)buf))
+		return -EFAULT;
+	return evq_add(ctx, ucnt, file->f_flags & O_NONBLOCK);
 }
 
 static __poll_t evq_poll(struct file *file, poll_table *wait)
@@ -369,6 +466,8 @@ static const struct file_operations evq_fops = {
 	.owner		= THIS_MODULE,
 	.open		= evq_open,
 	.release	= evq_release,
+	.read		= evq_read,
+	.write		= evq_write,
 	.read_iter	= evq_read_iter,
 	.write_iter	= evq_write_iter,
 	.poll		= evq_poll,

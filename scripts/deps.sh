@@ -24,6 +24,7 @@ DEPS=(
 	liburing-dev     # selftests
 	linux-source-6.12  # kselftest harness, checkpatch.pl
 	xz-utils         # unpacking linux-source
+	linux-perf       # make bench: perf bench epoll wait in the VM
 )
 # shellcheck disable=SC2206 # word splitting wanted
 [ -z "${EVQ_EXTRA_DEPS:-}" ] || DEPS+=($EVQ_EXTRA_DEPS)

@@ -10,15 +10,18 @@
 #   lint   checkpatch, W=1 + sparse on every kernel, userspace linters
 #   check  build and run every test on every supported kernel, then print
 #          "N passed, N failed" over all of them; exit 1 on any failure
+#   bench  boot one kernel (KVER) and run the benchmarks (vm-payload-bench),
+#          print the table, write $BUILD/bench/KVER.json
 #
 # Environment: BUILD (default ./build), KVER (run/shell: a full version such
 # as 6.1.0-56-amd64, or just 6.1 / 6.12), EVQ_KVERS (the kernels, see
-# kernels.sh), EVQ_VM_TIMEOUT (seconds per boot).
+# kernels.sh), EVQ_VM_TIMEOUT (seconds per boot), EVQ_BENCH_APPEND (bench:
+# more kernel parameters, e.g. "evq_bench_reps=20 evq_bench_secs=0.5").
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(realpath -m "${BUILD:-$top/build}")
-mode=${1:?usage: evq-vm.sh run|shell|check|lint}
+mode=${1:?usage: evq-vm.sh run|shell|check|lint|bench}
 timeout=${EVQ_VM_TIMEOUT:-900}
 
 log() { echo "evq-vm: $*" >&2; }
@@ -49,7 +52,8 @@ build_module() {
 # make_payload DIR KO RUNSCRIPT: the /payload tree of the initramfs: the
 # module, everything the selftests Makefile put in its OUT directory (test
 # binaries, tools, and an optional host-files list, see mkinitramfs.sh), the
-# plan to run and the shell setup.
+# plan to run and the shell setup. A plan may name host programs it needs
+# in RUNSCRIPT.host-files (same format).
 make_payload() {
 	local dir=$1 ko=$2 run=$3
 	rm -rf "$dir"
@@ -57,6 +61,7 @@ make_payload() {
 	cp "$ko" "$dir/evq.ko"
 	cp -a "$build/selftests/." "$dir/"
 	cp "$run" "$dir/run"
+	[ ! -f "$run.host-files" ] || cat "$run.host-files" >>"$dir/host-files"
 	cp "$top/scripts/vm-payload-setup" "$dir/setup"
 }
 
@@ -138,12 +143,32 @@ check)
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
 	;;
+bench)
+	kver=$(pick_kver)
+	prepare "$kver" "$top/scripts/vm-payload-bench"
+	log "booting $kver for the benchmarks (a few minutes under TCG)"
+	verdict=$build/vm/$kver/bench-verdict.log
+	"$top/scripts/vm-run.sh" --kernel "$VMLINUZ" --initrd "$INITRD" \
+		--log "$build/vm/$kver/bench-console.log" --verdict "$verdict" \
+		--timeout "$timeout" --quiet \
+		${EVQ_BENCH_APPEND:+--append "$EVQ_BENCH_APPEND"} ||
+		bench_status=$?
+	accel=${EVQ_ACCEL:-tcg}	# as vm-run.sh chooses
+	if [ -z "${EVQ_ACCEL:-}" ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+		accel=kvm
+	fi
+	"$top/scripts/bench-report.sh" "$verdict" "$build/bench/$kver.json" \
+		"accel=$accel" "host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' \
+		/proc/cpuinfo | head -n1)" || bench_status=1
+	log "results: $build/bench/$kver.json; console: $build/vm/$kver/bench-console.log"
+	exit "${bench_status:-0}"
+	;;
 lint)
 	"$top/scripts/lint.sh" "$build" "${kvers[@]}" | tee "$build/lint.txt"
 	! grep -q '^not ok ' "$build/lint.txt"
 	;;
 *)
-	echo "usage: evq-vm.sh run|shell|check|lint" >&2
+	echo "usage: evq-vm.sh run|shell|check|lint|bench" >&2
 	exit 2
 	;;
 esac

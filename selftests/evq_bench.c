@@ -1,0 +1,1469 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * evq_bench - the workloads of benchmarks.md, native eventfd(2) against
+ * /dev/evq counters (libevq's evq_eventfd()), in one process.
+ *
+ *   evq_bench [-c native|evq|both] [-r REPS] [-t SECONDS] [WORKLOAD...]
+ *
+ * Workloads: W1 W2 W3 W4 W5 W6 W7 W9 W11 (default: all). For each workload
+ * the repetitions run back to back, and inside each repetition the two
+ * counter types alternate, native then evq (A B A B ...), so that both see
+ * the same machine state. Floors (W1) and the futex/pipe controls of W3 do
+ * not use a counter; they run once per repetition as kind "ref".
+ *
+ * Output, one line per measured figure:
+ *   BENCH REP ROW KIND VALUE UNIT lower|higher
+ * ("lower": lower is better, e.g. ns/op; "higher": e.g. ops/s), read by
+ * scripts/bench-report.sh. Anything else on stdout is for people.
+ *
+ * This is not a test: nothing here fails because something is slow. The
+ * exit status is 1 if a workload hit an error (a system call failed, a
+ * thread did not start) or lost an event (the values read do not add up
+ * to the values written), with a "BENCH-ERROR" line saying which.
+ *
+ * EVQ_BENCH_EVQ_IS_NATIVE=1 makes the "evq" kind use eventfd(2) too, to
+ * check the program itself on a machine without the module.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "evq.h"
+
+#define NSEC_PER_SEC	1000000000ULL
+/* Look at the clock every this many operations. */
+#define CLOCK_EVERY	16
+/* W2: threads; W5/W6: workers and counters per worker; W7: producers. */
+#define W5_WORKERS	2
+#define W5_NFDS		64
+#define W7_PRODUCERS	2
+/* W9: threads waiting on one counter; at most this many events per run. */
+#define W9_WAITERS	4
+#define W9_MAX_EVENTS	20000
+/* W4: at most this many samples; gap between two samples. */
+#define W4_MAX_SAMPLES	20000
+#define W4_GAP_NS	50000ULL
+/* How long a thread may take to reach its wait before it counts as an error. */
+#define SETTLE_NS	(2 * NSEC_PER_SEC)
+
+enum kind { KIND_NATIVE, KIND_EVQ, KIND_REF };
+
+static const char *const kind_name[] = { "native", "evq", "ref" };
+
+static double run_secs = 0.2;
+/* The CPUs the program started on: threads that do not pin get these. */
+static cpu_set_t start_cpus;
+static int cur_rep;
+static bool evq_is_native;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t run_ns(void)
+{
+	return (uint64_t)(run_secs * (double)NSEC_PER_SEC);
+}
+
+static void emit(const char *row, enum kind kind, double value,
+		 const char *unit, bool lower_is_better)
+{
+	printf("BENCH %d %s %s %.6g %s %s\n", cur_rep, row, kind_name[kind],
+	       value, unit, lower_is_better ? "lower" : "higher");
+	fflush(stdout);
+}
+
+/* Report an error of one workload; returns -1 for `return bench_err(...)`. */
+static int bench_err(const char *row, enum kind kind, const char *what)
+{
+	printf("BENCH-ERROR %s %s: %s%s%s\n", row, kind_name[kind], what,
+	       errno ? ": " : "", errno ? strerror(errno) : "");
+	fflush(stdout);
+	return -1;
+}
+
+static int counter(enum kind kind, unsigned int initval, int flags)
+{
+	if (kind == KIND_EVQ && !evq_is_native)
+		return evq_eventfd(initval, flags);
+	return eventfd(initval, flags);
+}
+
+static int write_u64(int fd, uint64_t v)
+{
+	ssize_t n = write(fd, &v, sizeof(v));
+
+	if (n == (ssize_t)sizeof(v))
+		return 0;
+	if (n >= 0)
+		errno = EIO;
+	return -1;
+}
+
+/* 1 and the value, 0 on EAGAIN, -1 on any other error. */
+static int read_u64(int fd, uint64_t *v)
+{
+	ssize_t n = read(fd, v, sizeof(*v));
+
+	if (n == (ssize_t)sizeof(*v))
+		return 1;
+	if (n < 0 && errno == EAGAIN)
+		return 0;
+	if (n >= 0)
+		errno = EIO;
+	return -1;
+}
+
+static int pin_cpu(int cpu)
+{
+	cpu_set_t set;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	CPU_ZERO(&set);
+	CPU_SET(ncpu > 1 ? cpu % ncpu : 0, &set);
+	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+/* Undo pin_cpu() on the calling thread. */
+static void unpin(void)
+{
+	pthread_setaffinity_np(pthread_self(), sizeof(start_cpus), &start_cpus);
+}
+
+static long futex_op(atomic_uint *uaddr, int op, unsigned int val)
+{
+	return syscall(SYS_futex, uaddr, op, val, NULL, NULL, 0);
+}
+
+/* Close every fd in @fds that is open. */
+static void close_all(int *fds, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+/*
+ * Start @n threads running @fn(@args + i * @size); on failure join what
+ * started and return -1.
+ */
+static int start_threads(pthread_t *tids, int n, void *(*fn)(void *),
+			 void *args, size_t size)
+{
+	for (int i = 0; i < n; i++) {
+		int err = pthread_create(&tids[i], NULL, fn,
+					 (char *)args + (size_t)i * size);
+
+		if (err) {
+			errno = err;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void join_threads(pthread_t *tids, int n)
+{
+	for (int i = 0; i < n; i++)
+		pthread_join(tids[i], NULL);
+}
+
+/* ---- W1: floors ---------------------------------------------------------- */
+
+/* Run @op until run_ns() has passed; ns per call, or -1 on an error. */
+static double timed_loop(int (*op)(int), int fd)
+{
+	uint64_t start = now_ns(), deadline = start + run_ns(), end, n = 0;
+
+	do {
+		for (int i = 0; i < CLOCK_EVERY; i++)
+			if (op(fd) < 0)
+				return -1;
+		n += CLOCK_EVERY;
+		end = now_ns();
+	} while (end < deadline);
+	return (double)(end - start) / (double)n;
+}
+
+static int op_getppid(int fd)
+{
+	(void)fd;
+	return syscall(SYS_getppid) < 0 ? -1 : 0;
+}
+
+static int op_read8(int fd)
+{
+	uint64_t v;
+
+	return read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v) ? 0 : -1;
+}
+
+static int op_write8(int fd)
+{
+	uint64_t v = 1;
+
+	return write(fd, &v, sizeof(v)) == (ssize_t)sizeof(v) ? 0 : -1;
+}
+
+static int w1_floors(enum kind kind)
+{
+	int zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	double t;
+	int ret = -1;
+
+	if (zero < 0 || null < 0) {
+		bench_err("W1", kind, "open /dev/zero or /dev/null");
+		goto out;
+	}
+	t = timed_loop(op_getppid, -1);
+	if (t < 0) {
+		bench_err("W1.getppid", kind, "getppid");
+		goto out;
+	}
+	emit("W1.getppid", kind, t, "ns/op", true);
+	t = timed_loop(op_read8, zero);
+	if (t < 0) {
+		bench_err("W1.read_devzero", kind, "read");
+		goto out;
+	}
+	emit("W1.read_devzero", kind, t, "ns/op", true);
+	t = timed_loop(op_write8, null);
+	if (t < 0) {
+		bench_err("W1.write_devnull", kind, "write");
+		goto out;
+	}
+	emit("W1.write_devnull", kind, t, "ns/op", true);
+	ret = 0;
+out:
+	if (zero >= 0)
+		close(zero);
+	if (null >= 0)
+		close(null);
+	return ret;
+}
+
+/* ---- W2: write + read on a private counter, 1 and 2 threads -------------- */
+
+struct w2_arg {
+	int fd;
+	pthread_barrier_t *start;
+	uint64_t pairs, ns;
+	int err;		/* 0, or an errno; EPROTO: wrong value read */
+};
+
+static void *w2_thread(void *p)
+{
+	struct w2_arg *a = p;
+	uint64_t start, deadline, end, v, n = 0;
+
+	pthread_barrier_wait(a->start);
+	start = now_ns();
+	deadline = start + run_ns();
+	do {
+		for (int i = 0; i < CLOCK_EVERY; i++) {
+			if (write_u64(a->fd, 1) < 0 || read_u64(a->fd, &v) != 1) {
+				a->err = errno ? errno : EIO;
+				return NULL;
+			}
+			if (v != 1) {
+				a->err = EPROTO;
+				return NULL;
+			}
+		}
+		n += CLOCK_EVERY;
+		end = now_ns();
+	} while (end < deadline);
+	a->pairs = n;
+	a->ns = end - start;
+	return NULL;
+}
+
+static int w2_run(enum kind kind, int nthreads, const char *row)
+{
+	struct w2_arg args[2] = { { .fd = -1 }, { .fd = -1 } };
+	pthread_t tids[2];
+	pthread_barrier_t start;
+	double sum = 0;
+	int ret = -1;
+
+	pthread_barrier_init(&start, NULL, (unsigned int)nthreads);
+	for (int i = 0; i < nthreads; i++) {
+		args[i].fd = counter(kind, 0, EFD_CLOEXEC);
+		args[i].start = &start;
+		if (args[i].fd < 0) {
+			bench_err(row, kind, "create counter");
+			goto out;
+		}
+	}
+	if (start_threads(tids, nthreads, w2_thread, args, sizeof(args[0]))) {
+		bench_err(row, kind, "pthread_create");
+		goto out;	/* a thread that did start waits forever: exit */
+	}
+	join_threads(tids, nthreads);
+	for (int i = 0; i < nthreads; i++) {
+		if (args[i].err) {
+			errno = args[i].err == EPROTO ? 0 : args[i].err;
+			bench_err(row, kind, args[i].err == EPROTO ?
+				  "read a value other than the 1 written" :
+				  "write/read");
+			goto out;
+		}
+		sum += (double)args[i].ns / (double)args[i].pairs;
+	}
+	emit(row, kind, sum / nthreads, "ns/pair", true);
+	ret = 0;
+out:
+	for (int i = 0; i < nthreads; i++)
+		if (args[i].fd >= 0)
+			close(args[i].fd);
+	pthread_barrier_destroy(&start);
+	return ret;
+}
+
+static int w2_private(enum kind kind)
+{
+	if (w2_run(kind, 1, "W2.threads1"))
+		return -1;
+	return w2_run(kind, 2, "W2.threads2");
+}
+
+/* ---- W3: ping-pong ------------------------------------------------------- */
+
+enum chan_type { CHAN_COUNTER, CHAN_PIPE, CHAN_FUTEX };
+
+/* One direction of a ping-pong: a counter, a pipe or a futex word. */
+struct chan {
+	enum chan_type type;
+	int rfd, wfd;
+	atomic_uint word;
+};
+
+static int chan_send(struct chan *c, uint64_t v)
+{
+	if (c->type != CHAN_FUTEX)
+		return write_u64(c->wfd, v);
+	atomic_store(&c->word, (unsigned int)v);
+	return futex_op(&c->word, FUTEX_WAKE_PRIVATE, 1) < 0 ? -1 : 0;
+}
+
+static int chan_recv(struct chan *c, uint64_t *v)
+{
+	unsigned int w;
+
+	if (c->type != CHAN_FUTEX)
+		return read_u64(c->rfd, v) == 1 ? 0 : -1;
+	while (!(w = atomic_exchange(&c->word, 0)))
+		if (futex_op(&c->word, FUTEX_WAIT_PRIVATE, 0) < 0 &&
+		    errno != EAGAIN && errno != EINTR)
+			return -1;
+	*v = w;
+	return 0;
+}
+
+struct pp {
+	struct chan ping, pong;
+	int cpu_a, cpu_b;
+	pthread_barrier_t start;
+	uint64_t trips, ns;
+	int err_a, err_b;
+};
+
+#define PP_GO	1
+#define PP_STOP	2
+
+static void *pp_a(void *p)
+{
+	struct pp *pp = p;
+	uint64_t start, deadline, end, v, n = 0;
+
+	pin_cpu(pp->cpu_a);
+	pthread_barrier_wait(&pp->start);
+	start = now_ns();
+	deadline = start + run_ns();
+	do {
+		for (int i = 0; i < CLOCK_EVERY; i++) {
+			if (chan_send(&pp->ping, PP_GO) ||
+			    chan_recv(&pp->pong, &v) || v != PP_GO) {
+				pp->err_a = errno ? errno : EPROTO;
+				chan_send(&pp->ping, PP_STOP);
+				return NULL;
+			}
+		}
+		n += CLOCK_EVERY;
+		end = now_ns();
+	} while (end < deadline);
+	pp->trips = n;
+	pp->ns = end - start;
+	if (chan_send(&pp->ping, PP_STOP))
+		pp->err_a = errno;
+	return NULL;
+}
+
+static void *pp_b(void *p)
+{
+	struct pp *pp = p;
+	uint64_t v;
+
+	pin_cpu(pp->cpu_b);
+	pthread_barrier_wait(&pp->start);
+	for (;;) {
+		if (chan_recv(&pp->ping, &v)) {
+			pp->err_b = errno;
+			return NULL;
+		}
+		if (v == PP_STOP)
+			return NULL;
+		if (v != PP_GO || chan_send(&pp->pong, PP_GO)) {
+			pp->err_b = errno ? errno : EPROTO;
+			return NULL;
+		}
+	}
+}
+
+static int chan_open(struct chan *c, enum chan_type type, enum kind kind)
+{
+	int fds[2];
+
+	c->type = type;
+	c->rfd = -1;
+	c->wfd = -1;
+	atomic_init(&c->word, 0);
+	switch (type) {
+	case CHAN_COUNTER:
+		c->rfd = counter(kind, 0, EFD_CLOEXEC);
+		c->wfd = c->rfd;
+		return c->rfd < 0 ? -1 : 0;
+	case CHAN_PIPE:
+		if (pipe2(fds, O_CLOEXEC))
+			return -1;
+		c->rfd = fds[0];
+		c->wfd = fds[1];
+		return 0;
+	case CHAN_FUTEX:
+		return 0;
+	}
+	return -1;
+}
+
+static void chan_close(struct chan *c)
+{
+	if (c->rfd >= 0)
+		close(c->rfd);
+	if (c->wfd >= 0 && c->wfd != c->rfd)
+		close(c->wfd);
+	c->rfd = -1;
+	c->wfd = -1;
+}
+
+static int pingpong(enum kind kind, enum chan_type type, bool cross,
+		    const char *row)
+{
+	struct pp pp = { .cpu_a = 0, .cpu_b = cross ? 1 : 0 };
+	pthread_t a, b;
+	int ret = -1, err;
+
+	pthread_barrier_init(&pp.start, NULL, 2);
+	if (chan_open(&pp.ping, type, kind) || chan_open(&pp.pong, type, kind)) {
+		bench_err(row, kind, "create channel");
+		goto out;
+	}
+	err = pthread_create(&b, NULL, pp_b, &pp);
+	if (!err) {
+		err = pthread_create(&a, NULL, pp_a, &pp);
+		if (err) {
+			errno = err;
+			bench_err(row, kind, "pthread_create");
+			exit(1);	/* b waits at the barrier forever */
+		}
+	}
+	if (err) {
+		errno = err;
+		bench_err(row, kind, "pthread_create");
+		goto out;
+	}
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	if (pp.err_a || pp.err_b) {
+		errno = pp.err_a ? pp.err_a : pp.err_b;
+		if (errno == EPROTO)
+			errno = 0;
+		bench_err(row, kind, "ping-pong lost or garbled a message");
+		goto out;
+	}
+	emit(row, kind, (double)pp.ns / (double)pp.trips / 1000.0,
+	     "us/roundtrip", true);
+	ret = 0;
+out:
+	chan_close(&pp.ping);
+	chan_close(&pp.pong);
+	pthread_barrier_destroy(&pp.start);
+	return ret;
+}
+
+static int w3_pingpong(enum kind kind)
+{
+	if (pingpong(kind, CHAN_COUNTER, false, "W3.same_cpu"))
+		return -1;
+	return pingpong(kind, CHAN_COUNTER, true, "W3.cross_cpu");
+}
+
+static int w3_controls(enum kind kind)
+{
+	if (pingpong(kind, CHAN_FUTEX, false, "W3.futex_same_cpu") ||
+	    pingpong(kind, CHAN_FUTEX, true, "W3.futex_cross_cpu") ||
+	    pingpong(kind, CHAN_PIPE, false, "W3.pipe_same_cpu"))
+		return -1;
+	return pingpong(kind, CHAN_PIPE, true, "W3.pipe_cross_cpu");
+}
+
+/* ---- W4: wake-up latency through the counter, with a CPU hog ------------- */
+
+struct w4 {
+	int fd;
+	uint64_t base;
+	uint64_t *lat;
+	atomic_uint acked, stop;
+	int err;
+};
+
+/* Reader, on CPU 0: every value read is the writer's clock - base + 1. */
+static void *w4_reader(void *p)
+{
+	struct w4 *w = p;
+	uint64_t v;
+
+	pin_cpu(0);
+	for (unsigned int i = 0;; i++) {
+		if (read_u64(w->fd, &v) != 1) {
+			w->err = errno;
+			return NULL;
+		}
+		if (atomic_load(&w->stop))
+			return NULL;
+		if (i < W4_MAX_SAMPLES)
+			w->lat[i] = now_ns() - w->base + 1 - v;
+		atomic_store(&w->acked, i + 1);
+	}
+}
+
+/*
+ * Interference: a busy thread on the reader's CPU. SCHED_IDLE, so that the
+ * woken reader preempts it at once: the figure is the wake-up path with a
+ * CPU that is busy (caches, preemption), not the length of a time slice.
+ */
+static void *w4_hog(void *p)
+{
+	struct w4 *w = p;
+	struct sched_param sp = { .sched_priority = 0 };
+
+	pin_cpu(0);
+	pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+	while (!atomic_load(&w->stop))
+		;
+	return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The @per_mille'th value of the sorted @ns[@n], in microseconds. */
+static double percentile_us(const uint64_t *ns, unsigned int n,
+			    unsigned int per_mille)
+{
+	uint64_t i = (uint64_t)n * per_mille / 1000;
+
+	return (double)ns[i] / 1000.0;
+}
+
+static int w4_latency(enum kind kind)
+{
+	struct w4 w = { .fd = -1 };
+	pthread_t reader, hog;
+	uint64_t deadline, t, gap_end;
+	unsigned int n = 0;
+	int ret = -1, err;
+	bool hog_started = false;
+
+	w.lat = calloc(W4_MAX_SAMPLES, sizeof(*w.lat));
+	w.fd = counter(kind, 0, EFD_CLOEXEC);
+	if (!w.lat || w.fd < 0) {
+		bench_err("W4", kind, "allocate or create counter");
+		goto out;
+	}
+	atomic_init(&w.acked, 0);
+	atomic_init(&w.stop, 0);
+	w.base = now_ns();
+	err = pthread_create(&reader, NULL, w4_reader, &w);
+	if (err) {
+		errno = err;
+		bench_err("W4", kind, "pthread_create");
+		goto out;
+	}
+	hog_started = !pthread_create(&hog, NULL, w4_hog, &w);
+	pin_cpu(1);
+	deadline = now_ns() + 2 * run_ns();
+	while (n < W4_MAX_SAMPLES && now_ns() < deadline && !w.err) {
+		t = now_ns() - w.base + 1;
+		if (write_u64(w.fd, t)) {
+			w.err = errno;
+			break;
+		}
+		n++;
+		/* Wait for the reader, then leave a gap before the next. */
+		while (atomic_load(&w.acked) < n && !w.err)
+			;
+		gap_end = now_ns() + W4_GAP_NS;
+		while (now_ns() < gap_end)
+			;
+	}
+	atomic_store(&w.stop, 1);
+	err = w.err;
+	if (write_u64(w.fd, 1) && !err)
+		err = errno;
+	pthread_join(reader, NULL);
+	if (hog_started)
+		pthread_join(hog, NULL);
+	unpin();
+	if (err || w.err || !hog_started) {
+		errno = err ? err : w.err;
+		bench_err("W4", kind, "latency run");
+		goto out;
+	}
+	qsort(w.lat, n, sizeof(*w.lat), cmp_u64);
+	emit("W4.p50", kind, percentile_us(w.lat, n, 500), "us", true);
+	emit("W4.p99", kind, percentile_us(w.lat, n, 990), "us", true);
+	emit("W4.p999", kind, percentile_us(w.lat, n, 999), "us", true);
+	ret = 0;
+out:
+	if (w.fd >= 0)
+		close(w.fd);
+	free(w.lat);
+	return ret;
+}
+
+/* ---- W5: epoll wait, the shape of `perf bench epoll wait` ---------------- */
+
+struct w5 {
+	int ep, mode;		/* mode: 0, EPOLLET or EPOLLONESHOT */
+	int fds[W5_WORKERS * W5_NFDS];
+	atomic_uint stop;
+	pthread_barrier_t start;
+};
+
+struct w5_worker {
+	struct w5 *w;
+	int cpu;
+	uint64_t ops, values;
+	int err;
+};
+
+static void *w5_worker(void *p)
+{
+	struct w5_worker *me = p;
+	struct w5 *w = me->w;
+	struct epoll_event ev;
+	uint64_t v;
+	int n, r;
+
+	pin_cpu(me->cpu);
+	pthread_barrier_wait(&w->start);
+	while (!atomic_load(&w->stop)) {
+		n = epoll_wait(w->ep, &ev, 1, 20);
+		if (n < 0 && errno != EINTR) {
+			me->err = errno;
+			return NULL;
+		}
+		if (n <= 0)
+			continue;
+		r = read_u64(w->fds[ev.data.u32], &v);
+		if (r < 0) {
+			me->err = errno;
+			return NULL;
+		}
+		if (r) {
+			me->ops++;
+			me->values += v;
+		}
+		if (w->mode == EPOLLONESHOT) {
+			ev.events = EPOLLIN | EPOLLONESHOT;
+			if (epoll_ctl(w->ep, EPOLL_CTL_MOD,
+				      w->fds[ev.data.u32], &ev)) {
+				me->err = errno;
+				return NULL;
+			}
+		}
+	}
+	return NULL;
+}
+
+static int w5_run(enum kind kind, int mode, const char *row)
+{
+	struct w5 w;
+	struct w5_worker wk[W5_WORKERS];
+	pthread_t tids[W5_WORKERS];
+	struct epoll_event ev;
+	uint64_t start, deadline, end, written = 0, got = 0, v, ops = 0;
+	const int nfds = W5_WORKERS * W5_NFDS;
+	int ret = -1;
+
+	memset(&w, 0, sizeof(w));
+	memset(wk, 0, sizeof(wk));
+	for (int i = 0; i < nfds; i++)
+		w.fds[i] = -1;
+	w.mode = mode;
+	atomic_init(&w.stop, 0);
+	pthread_barrier_init(&w.start, NULL, W5_WORKERS + 1);
+	w.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (w.ep < 0) {
+		bench_err(row, kind, "epoll_create1");
+		goto out;
+	}
+	for (int i = 0; i < nfds; i++) {
+		w.fds[i] = counter(kind, 0, EFD_NONBLOCK | EFD_CLOEXEC);
+		ev.events = EPOLLIN | (uint32_t)mode;
+		ev.data.u32 = (uint32_t)i;
+		if (w.fds[i] < 0 ||
+		    epoll_ctl(w.ep, EPOLL_CTL_ADD, w.fds[i], &ev)) {
+			bench_err(row, kind, "create counter or EPOLL_CTL_ADD");
+			goto out;
+		}
+	}
+	for (int i = 0; i < W5_WORKERS; i++) {
+		wk[i].w = &w;
+		wk[i].cpu = i;
+	}
+	if (start_threads(tids, W5_WORKERS, w5_worker, wk, sizeof(wk[0]))) {
+		bench_err(row, kind, "pthread_create");
+		exit(1);	/* started workers wait at the barrier */
+	}
+	pthread_barrier_wait(&w.start);
+	/* The writer: 1 to every counter in turn, as perf's does. */
+	start = now_ns();
+	deadline = start + run_ns();
+	do {
+		for (int i = 0; i < nfds; i++) {
+			if (write_u64(w.fds[i], 1)) {
+				bench_err(row, kind, "write");
+				atomic_store(&w.stop, 1);
+				join_threads(tids, W5_WORKERS);
+				goto out;
+			}
+		}
+		written += (uint64_t)nfds;
+		end = now_ns();
+	} while (end < deadline);
+	atomic_store(&w.stop, 1);
+	join_threads(tids, W5_WORKERS);
+	end = now_ns();
+	for (int i = 0; i < W5_WORKERS; i++) {
+		if (wk[i].err) {
+			errno = wk[i].err;
+			bench_err(row, kind, "worker");
+			goto out;
+		}
+		ops += wk[i].ops;
+		got += wk[i].values;
+	}
+	/* What the workers did not get is still in the counters. */
+	for (int i = 0; i < nfds; i++) {
+		int r = read_u64(w.fds[i], &v);
+
+		if (r < 0) {
+			bench_err(row, kind, "drain");
+			goto out;
+		}
+		got += r ? v : 0;
+	}
+	if (got != written) {
+		errno = 0;
+		printf("# %s %s: wrote %llu, read %llu\n", row, kind_name[kind],
+		       (unsigned long long)written, (unsigned long long)got);
+		bench_err(row, kind, "lost events");
+		goto out;
+	}
+	emit(row, kind, (double)ops * 1e9 / (double)(end - start), "ops/s",
+	     false);
+	ret = 0;
+out:
+	close_all(w.fds, nfds);
+	if (w.ep >= 0)
+		close(w.ep);
+	pthread_barrier_destroy(&w.start);
+	return ret;
+}
+
+static int w5_epoll_wait(enum kind kind)
+{
+	if (w5_run(kind, 0, "W5.lt") || w5_run(kind, EPOLLET, "W5.et"))
+		return -1;
+	return w5_run(kind, EPOLLONESHOT, "W5.oneshot");
+}
+
+/* ---- W6: epoll_ctl ADD/MOD/DEL loops, the shape of `perf bench epoll ctl` */
+
+struct w6_worker {
+	int ep;
+	int fds[W5_NFDS];
+	pthread_barrier_t *start;
+	uint64_t ops, ns[3];	/* ns per phase: ADD, MOD, DEL */
+	int err;
+};
+
+static void *w6_worker(void *p)
+{
+	static const int ops[3] = {
+		EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL
+	};
+	struct w6_worker *me = p;
+	struct epoll_event ev;
+	uint64_t deadline, t0, t1;
+
+	pthread_barrier_wait(me->start);
+	deadline = now_ns() + run_ns();
+	do {
+		for (int op = 0; op < 3; op++) {
+			ev.events = op == 1 ? EPOLLIN | EPOLLOUT : EPOLLIN;
+			t0 = now_ns();
+			for (int i = 0; i < W5_NFDS; i++) {
+				ev.data.u32 = (uint32_t)i;
+				if (epoll_ctl(me->ep, ops[op], me->fds[i], &ev)) {
+					me->err = errno;
+					return NULL;
+				}
+			}
+			t1 = now_ns();
+			me->ns[op] += t1 - t0;
+		}
+		me->ops += W5_NFDS;
+	} while (t1 < deadline);
+	return NULL;
+}
+
+static int w6_epoll_ctl(enum kind kind)
+{
+	static const char *const rows[3] = { "W6.add", "W6.mod", "W6.del" };
+	struct w6_worker wk[W5_WORKERS];
+	pthread_t tids[W5_WORKERS];
+	pthread_barrier_t start;
+	int ep, ret = -1;
+
+	memset(wk, 0, sizeof(wk));
+	for (int t = 0; t < W5_WORKERS; t++)
+		for (int i = 0; i < W5_NFDS; i++)
+			wk[t].fds[i] = -1;
+	pthread_barrier_init(&start, NULL, W5_WORKERS);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0) {
+		bench_err("W6", kind, "epoll_create1");
+		goto out;
+	}
+	for (int t = 0; t < W5_WORKERS; t++) {
+		wk[t].ep = ep;
+		wk[t].start = &start;
+		for (int i = 0; i < W5_NFDS; i++) {
+			wk[t].fds[i] = counter(kind, 0, EFD_NONBLOCK | EFD_CLOEXEC);
+			if (wk[t].fds[i] < 0) {
+				bench_err("W6", kind, "create counter");
+				goto out;
+			}
+		}
+	}
+	if (start_threads(tids, W5_WORKERS, w6_worker, wk, sizeof(wk[0]))) {
+		bench_err("W6", kind, "pthread_create");
+		exit(1);
+	}
+	join_threads(tids, W5_WORKERS);
+	for (int t = 0; t < W5_WORKERS; t++) {
+		if (wk[t].err) {
+			errno = wk[t].err;
+			bench_err("W6", kind, "epoll_ctl");
+			goto out;
+		}
+	}
+	for (int op = 0; op < 3; op++) {
+		double rate = 0;
+
+		/* The workers run side by side: their rates add up. */
+		for (int t = 0; t < W5_WORKERS; t++)
+			rate += (double)wk[t].ops * 1e9 / (double)wk[t].ns[op];
+		emit(rows[op], kind, rate, "ops/s", false);
+	}
+	ret = 0;
+out:
+	for (int t = 0; t < W5_WORKERS; t++)
+		close_all(wk[t].fds, W5_NFDS);
+	if (ep >= 0)
+		close(ep);
+	pthread_barrier_destroy(&start);
+	return ret;
+}
+
+/* ---- W7: N producers, one counter, one epoll consumer -------------------- */
+
+struct w7 {
+	int fd;
+	atomic_uint stop;
+	pthread_barrier_t start;
+};
+
+struct w7_producer {
+	struct w7 *w;
+	uint64_t written;
+	int err;
+};
+
+static void *w7_producer(void *p)
+{
+	struct w7_producer *me = p;
+	struct w7 *w = me->w;
+
+	pthread_barrier_wait(&w->start);
+	while (!atomic_load(&w->stop)) {
+		if (write_u64(w->fd, 1)) {
+			me->err = errno;
+			return NULL;
+		}
+		me->written++;
+	}
+	return NULL;
+}
+
+static int w7_contention(enum kind kind)
+{
+	struct w7 w = { .fd = -1 };
+	struct w7_producer pr[W7_PRODUCERS];
+	pthread_t tids[W7_PRODUCERS];
+	struct epoll_event ev = { .events = EPOLLIN };
+	uint64_t start, deadline, end, got = 0, written = 0, v;
+	int ep, n, r, ret = -1;
+	bool broke = false;
+
+	memset(pr, 0, sizeof(pr));
+	atomic_init(&w.stop, 0);
+	pthread_barrier_init(&w.start, NULL, W7_PRODUCERS + 1);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	w.fd = counter(kind, 0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ep < 0 || w.fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, w.fd, &ev)) {
+		bench_err("W7", kind, "setup");
+		goto out;
+	}
+	for (int i = 0; i < W7_PRODUCERS; i++)
+		pr[i].w = &w;
+	if (start_threads(tids, W7_PRODUCERS, w7_producer, pr, sizeof(pr[0]))) {
+		bench_err("W7", kind, "pthread_create");
+		exit(1);
+	}
+	pthread_barrier_wait(&w.start);
+	start = now_ns();
+	deadline = start + run_ns();
+	do {
+		n = epoll_wait(ep, &ev, 1, 20);
+		if (n < 0 && errno != EINTR) {
+			bench_err("W7", kind, "epoll_wait");
+			broke = true;
+			break;
+		}
+		r = n > 0 ? read_u64(w.fd, &v) : 0;
+		if (r < 0) {
+			bench_err("W7", kind, "read");
+			broke = true;
+			break;
+		}
+		got += r ? v : 0;
+	} while (now_ns() < deadline);
+	atomic_store(&w.stop, 1);
+	join_threads(tids, W7_PRODUCERS);
+	if (broke)
+		goto out;
+	end = now_ns();
+	for (int i = 0; i < W7_PRODUCERS; i++) {
+		if (pr[i].err) {
+			errno = pr[i].err;
+			bench_err("W7", kind, "producer write");
+			goto out;
+		}
+		written += pr[i].written;
+	}
+	r = read_u64(w.fd, &v);
+	if (r < 0) {
+		bench_err("W7", kind, "drain");
+		goto out;
+	}
+	got += r ? v : 0;
+	if (got != written) {
+		errno = 0;
+		printf("# W7 %s: wrote %llu, read %llu\n", kind_name[kind],
+		       (unsigned long long)written, (unsigned long long)got);
+		bench_err("W7", kind, "lost events");
+		goto out;
+	}
+	emit("W7.events", kind, (double)written * 1e6 / (double)(end - start),
+	     "events/ms", false);
+	ret = 0;
+out:
+	if (w.fd >= 0)
+		close(w.fd);
+	if (ep >= 0)
+		close(ep);
+	pthread_barrier_destroy(&w.start);
+	return ret;
+}
+
+/* ---- W9: thundering herd ------------------------------------------------- */
+
+enum w9_mode { W9_READ, W9_READ_SEMA, W9_EPOLL, W9_EPOLL_EXCL };
+
+struct w9 {
+	int fd;
+	atomic_uint consumed, stop, exited;
+};
+
+struct w9_waiter {
+	struct w9 *w;
+	int ep;
+	atomic_int tid;
+	int err;
+};
+
+static void *w9_waiter(void *p)
+{
+	struct w9_waiter *me = p;
+	struct w9 *w = me->w;
+	struct epoll_event ev;
+	uint64_t v;
+	int r;
+
+	atomic_store(&me->tid, (int)gettid());
+	for (;;) {
+		if (me->ep >= 0 && epoll_wait(me->ep, &ev, 1, -1) < 0 &&
+		    errno != EINTR) {
+			me->err = errno;
+			break;
+		}
+		r = read_u64(w->fd, &v);
+		if (r < 0) {
+			me->err = errno;
+			break;
+		}
+		if (atomic_load(&w->stop))
+			break;
+		if (r) {
+			atomic_fetch_add(&w->consumed, (unsigned int)v);
+			futex_op(&w->consumed, FUTEX_WAKE_PRIVATE, 1);
+		}
+	}
+	atomic_fetch_add(&w->exited, 1);
+	return NULL;
+}
+
+/*
+ * Thread @tid's voluntary and involuntary context switches, from
+ * /proc/self/task/TID/status; 0 on success.
+ */
+static int task_ctxsw(int tid, uint64_t *vol, uint64_t *invol)
+{
+	char path[64], line[128];
+	unsigned long long n;
+	FILE *f;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "voluntary_ctxt_switches: %llu", &n) == 1) {
+			*vol = n;
+			found |= 1;
+		} else if (sscanf(line, "nonvoluntary_ctxt_switches: %llu",
+				  &n) == 1) {
+			*invol = n;
+			found |= 2;
+		}
+	}
+	fclose(f);
+	return found == 3 ? 0 : -1;
+}
+
+/* Thread @tid's scheduler state letter from /proc/self/task/TID/stat. */
+static char task_state(int tid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return '?';
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return '?';
+	return p[2];
+}
+
+/* Wait until every waiter sleeps; 0, or -1 after SETTLE_NS. */
+static int w9_settle(struct w9_waiter *wt)
+{
+	uint64_t deadline = now_ns() + SETTLE_NS;
+	struct timespec ms = { 0, 1000000 };
+
+	for (;;) {
+		int asleep = 0;
+
+		for (int i = 0; i < W9_WAITERS; i++) {
+			int tid = atomic_load(&wt[i].tid);
+
+			asleep += tid && task_state(tid) == 'S';
+		}
+		if (asleep == W9_WAITERS)
+			return 0;
+		if (now_ns() > deadline)
+			return -1;
+		nanosleep(&ms, NULL);
+	}
+}
+
+static int w9_sum(struct w9_waiter *wt, uint64_t *vol, uint64_t *all)
+{
+	*vol = 0;
+	*all = 0;
+	for (int i = 0; i < W9_WAITERS; i++) {
+		uint64_t v, iv;
+
+		if (task_ctxsw(atomic_load(&wt[i].tid), &v, &iv))
+			return -1;
+		*vol += v;
+		*all += v + iv;
+	}
+	return 0;
+}
+
+static int w9_run(enum kind kind, enum w9_mode mode, const char *name)
+{
+	struct w9 w = { .fd = -1 };
+	struct w9_waiter wt[W9_WAITERS];
+	pthread_t tids[W9_WAITERS];
+	bool epoll = mode == W9_EPOLL || mode == W9_EPOLL_EXCL;
+	struct epoll_event ev = {
+		.events = EPOLLIN | (mode == W9_EPOLL_EXCL ? EPOLLEXCLUSIVE : 0),
+	};
+	uint64_t vol0, all0, vol1, all1, start, deadline, end, events = 0;
+	uint64_t *times = calloc(W9_MAX_EVENTS, sizeof(*times));
+	unsigned int c;
+	char row[64];
+	int ret = -1, started = 0;
+	struct timespec ms = { 0, 1000000 };
+
+	memset(wt, 0, sizeof(wt));
+	if (!times)
+		return bench_err(name, kind, "calloc");
+	atomic_init(&w.consumed, 0);
+	atomic_init(&w.stop, 0);
+	atomic_init(&w.exited, 0);
+	w.fd = counter(kind, 0, EFD_CLOEXEC |
+		       (epoll ? EFD_NONBLOCK : 0) |
+		       (mode == W9_READ_SEMA ? EFD_SEMAPHORE : 0));
+	if (w.fd < 0) {
+		bench_err(name, kind, "create counter");
+		goto out;
+	}
+	for (int i = 0; i < W9_WAITERS; i++) {
+		wt[i].w = &w;
+		wt[i].ep = -1;
+		atomic_init(&wt[i].tid, 0);
+		if (!epoll)
+			continue;
+		wt[i].ep = epoll_create1(EPOLL_CLOEXEC);
+		if (wt[i].ep < 0 ||
+		    epoll_ctl(wt[i].ep, EPOLL_CTL_ADD, w.fd, &ev)) {
+			bench_err(name, kind, "epoll setup");
+			goto out;
+		}
+	}
+	for (; started < W9_WAITERS; started++) {
+		int err = pthread_create(&tids[started], NULL, w9_waiter,
+					 &wt[started]);
+
+		if (err) {
+			errno = err;
+			bench_err(name, kind, "pthread_create");
+			goto stop;
+		}
+	}
+	if (w9_settle(wt) || w9_sum(wt, &vol0, &all0)) {
+		errno = 0;
+		bench_err(name, kind, "waiters did not go to sleep");
+		goto stop;
+	}
+	/*
+	 * One event at a time, each from the same state: every waiter
+	 * asleep. Only write-to-consumed is timed; the settling is not. The
+	 * median event, not the mean: one vCPU preempted by the host for
+	 * milliseconds would otherwise decide the figure.
+	 */
+	deadline = now_ns() + run_ns();
+	do {
+		if (events && w9_settle(wt)) {
+			errno = 0;
+			bench_err(name, kind, "waiters did not go back to sleep");
+			goto stop;
+		}
+		start = now_ns();
+		if (write_u64(w.fd, 1)) {
+			bench_err(name, kind, "write");
+			goto stop;
+		}
+		events++;
+		while ((c = atomic_load(&w.consumed)) < events)
+			futex_op(&w.consumed, FUTEX_WAIT_PRIVATE, c);
+		end = now_ns();
+		times[events - 1] = end - start;
+		if (c != events) {
+			errno = 0;
+			bench_err(name, kind, "consumed more than was written");
+			goto stop;
+		}
+	} while (end < deadline && events < W9_MAX_EVENTS);
+	if (w9_settle(wt) || w9_sum(wt, &vol1, &all1)) {
+		errno = 0;
+		bench_err(name, kind, "waiters did not go back to sleep");
+		goto stop;
+	}
+	snprintf(row, sizeof(row), "%s.wakeups", name);
+	emit(row, kind, (double)(vol1 - vol0) / (double)events,
+	     "wakeups/event", true);
+	snprintf(row, sizeof(row), "%s.ctxsw", name);
+	emit(row, kind, (double)(all1 - all0) / (double)events,
+	     "ctxsw/event", true);
+	snprintf(row, sizeof(row), "%s.time", name);
+	qsort(times, events, sizeof(*times), cmp_u64);
+	emit(row, kind, percentile_us(times, (unsigned int)events, 500),
+	     "us/event", true);
+	ret = 0;
+stop:
+	/* Every waiter returns from its wait once stop is set and it runs. */
+	atomic_store(&w.stop, 1);
+	while (atomic_load(&w.exited) < (unsigned int)started) {
+		if (write_u64(w.fd, 1)) {
+			bench_err(name, kind, "write to stop the waiters");
+			exit(1);
+		}
+		nanosleep(&ms, NULL);
+	}
+	join_threads(tids, started);
+	for (int i = 0; i < started; i++) {
+		if (wt[i].err) {
+			errno = wt[i].err;
+			bench_err(name, kind, "waiter");
+			ret = -1;
+		}
+	}
+out:
+	for (int i = 0; i < W9_WAITERS; i++)
+		if (wt[i].ep >= 0)
+			close(wt[i].ep);
+	if (w.fd >= 0)
+		close(w.fd);
+	free(times);
+	return ret;
+}
+
+static int w9_herd(enum kind kind)
+{
+	if (w9_run(kind, W9_READ, "W9.read") ||
+	    w9_run(kind, W9_READ_SEMA, "W9.read_sema") ||
+	    w9_run(kind, W9_EPOLL, "W9.epoll"))
+		return -1;
+	return w9_run(kind, W9_EPOLL_EXCL, "W9.epoll_excl");
+}
+
+/* ---- W11: create + close ------------------------------------------------- */
+
+static int w11_run(enum kind kind, unsigned int initval, int flags,
+		   const char *row)
+{
+	uint64_t start = now_ns(), deadline = start + run_ns(), end, n = 0;
+
+	do {
+		for (int i = 0; i < CLOCK_EVERY; i++) {
+			int fd = counter(kind, initval, flags);
+
+			if (fd < 0)
+				return bench_err(row, kind, "create counter");
+			close(fd);
+		}
+		n += CLOCK_EVERY;
+		end = now_ns();
+	} while (end < deadline);
+	emit(row, kind, (double)(end - start) / (double)n, "ns/op", true);
+	return 0;
+}
+
+static int w11_lifecycle(enum kind kind)
+{
+	if (w11_run(kind, 0, EFD_CLOEXEC, "W11.plain"))
+		return -1;
+	return w11_run(kind, 1, EFD_CLOEXEC | EFD_SEMAPHORE, "W11.setup");
+}
+
+/* The floor of W11 for a device: open("/dev/null") + close. */
+static int w11_floor(enum kind kind)
+{
+	uint64_t start = now_ns(), deadline = start + run_ns(), end, n = 0;
+
+	do {
+		for (int i = 0; i < CLOCK_EVERY; i++) {
+			int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+			if (fd < 0)
+				return bench_err("W11.open_devnull", kind,
+						 "open /dev/null");
+			close(fd);
+		}
+		n += CLOCK_EVERY;
+		end = now_ns();
+	} while (end < deadline);
+	emit("W11.open_devnull", kind, (double)(end - start) / (double)n,
+	     "ns/op", true);
+	return 0;
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+struct workload {
+	const char *id;
+	int (*fn)(enum kind kind);
+	bool uses_counter;	/* false: runs once per repetition, as "ref" */
+	const char *what;
+};
+
+static const struct workload workloads[] = {
+	{ "W1", w1_floors, false, "floors: getppid, read /dev/zero, write /dev/null" },
+	{ "W2", w2_private, true, "write+read on a private counter, 1 and 2 threads" },
+	{ "W3", w3_pingpong, true, "ping-pong through two counters, same and cross CPU" },
+	{ "W3", w3_controls, false, "ping-pong controls: futex and pipe" },
+	{ "W4", w4_latency, true, "wake-up latency with a CPU hog: p50/p99/p99.9" },
+	{ "W5", w5_epoll_wait, true, "epoll_wait+read, 2 workers x 64 counters, LT/ET/ONESHOT" },
+	{ "W6", w6_epoll_ctl, true, "epoll_ctl ADD/MOD/DEL, 2 workers x 64 counters" },
+	{ "W7", w7_contention, true, "2 producers, one counter, one epoll consumer" },
+	{ "W9", w9_herd, true, "4 waiters on one counter: read, semaphore, epoll, EPOLLEXCLUSIVE" },
+	{ "W11", w11_lifecycle, true, "create + close" },
+	{ "W11", w11_floor, false, "floor: open /dev/null + close" },
+};
+
+#define NWORKLOADS	(sizeof(workloads) / sizeof(workloads[0]))
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: evq_bench [-c native|evq|both] [-r REPS] [-t SECONDS] [WORKLOAD...]\n"
+		"workloads:\n");
+	for (size_t i = 0; i < NWORKLOADS; i++)
+		fprintf(stderr, "  %-4s %s\n", workloads[i].id, workloads[i].what);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *v = getenv("EVQ_BENCH_EVQ_IS_NATIVE");
+	bool want[NWORKLOADS] = { false }, any = false;
+	bool do_native = true, do_evq = true;
+	int reps = 10, opt, failed = 0;
+
+	evq_is_native = v && !strcmp(v, "1");
+	if (sched_getaffinity(0, sizeof(start_cpus), &start_cpus)) {
+		perror("sched_getaffinity");
+		return 1;
+	}
+	while ((opt = getopt(argc, argv, "c:r:t:h")) != -1) {
+		switch (opt) {
+		case 'c':
+			do_native = !strcmp(optarg, "native") ||
+				    !strcmp(optarg, "both");
+			do_evq = !strcmp(optarg, "evq") || !strcmp(optarg, "both");
+			if (!do_native && !do_evq)
+				usage();
+			break;
+		case 'r':
+			reps = atoi(optarg);
+			if (reps < 1)
+				usage();
+			break;
+		case 't':
+			run_secs = strtod(optarg, NULL);
+			if (!(run_secs > 0 && run_secs < 60))
+				usage();
+			break;
+		default:
+			usage();
+		}
+	}
+	for (int a = optind; a < argc; a++) {
+		bool known = false;
+
+		for (size_t i = 0; i < NWORKLOADS; i++) {
+			if (!strcasecmp(argv[a], workloads[i].id)) {
+				want[i] = true;
+				known = true;
+			}
+		}
+		if (!known)
+			usage();
+		any = true;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("# evq_bench: %d repetitions, %.3g s per run%s\n", reps, run_secs,
+	       evq_is_native ? " (evq kind is native eventfd: self-check)" : "");
+	for (size_t i = 0; i < NWORKLOADS; i++) {
+		const struct workload *wl = &workloads[i];
+		uint64_t t0 = now_ns();
+
+		if (any && !want[i])
+			continue;
+		printf("# %s: %s\n", wl->id, wl->what);
+		for (cur_rep = 0; cur_rep < reps; cur_rep++) {
+			if (!wl->uses_counter) {
+				failed |= wl->fn(KIND_REF) != 0;
+				continue;
+			}
+			if (do_native)
+				failed |= wl->fn(KIND_NATIVE) != 0;
+			if (do_evq)
+				failed |= wl->fn(KIND_EVQ) != 0;
+		}
+		printf("# %s: %.1f s\n", wl->id, (double)(now_ns() - t0) / 1e9);
+	}
+	printf("# evq_bench: %s\n", failed ? "FAILED" : "done");
+	return failed ? 1 : 0;
+}

@@ -6,6 +6,7 @@
 # make lint          checkpatch, W=1 + sparse on both kernels, userspace linters
 # make shell         the same VM with evq loaded and a shell on the console
 # make selftests     build the selftests for running on this machine
+# make testmod       build selftests/kmod/evq_testmod.ko (evq_kapi_test needs it)
 # make install       install evq.ko for the running kernel (then: modprobe evq)
 # make dkms-install  register with DKMS so evq is rebuilt for new kernels
 # make clean         remove what `make` built; `make distclean` also ./build
@@ -43,6 +44,10 @@ selftests:
 	$(MAKE) -C selftests OUT=$(BUILD)/selftests \
 		KSFT_DIR=$$(scripts/kernel-source.sh $(BUILD))/tools/testing/selftests
 
+testmod: module
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/selftests/kmod \
+		KBUILD_EXTRA_SYMBOLS=$(CURDIR)/Module.symvers modules
+
 run:
 	scripts/evq-vm.sh run
 
@@ -59,9 +64,11 @@ clean:
 	rm -f evq.ko evq.mod evq.mod.c evq.mod.o evq.o module/*.o \
 		modules.order Module.symvers .*.cmd module/.*.cmd
 	rm -rf .tmp_versions
+	cd selftests/kmod && rm -f *.o *.ko *.mod *.mod.c .*.cmd \
+		modules.order Module.symvers
 
 distclean: clean
 	rm -rf $(BUILD)
 
-.PHONY: all module install dkms-install dkms-uninstall selftests run shell \
+.PHONY: all module install dkms-install dkms-uninstall selftests testmod run shell \
 	check lint clean distclean

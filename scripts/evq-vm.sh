@@ -34,16 +34,23 @@ make -s -C "$top/selftests" OUT="$build/selftests" \
 	KSFT_DIR="$ksrc/tools/testing/selftests" all >&2
 
 # build_module KDIR DIR: build evq.ko for the kernel at KDIR in DIR, from a
-# copy of the sources so that several kernels can be built side by side.
-# Warnings are errors here.
+# copy of the sources so that several kernels can be built side by side,
+# then the selftests' evq_testmod.ko in DIR/selftests/kmod against evq's
+# Module.symvers. Warnings are errors here.
 build_module() {
 	local kdir=$1 dir=$2
 	rm -rf "$dir"
-	mkdir -p "$dir"
+	mkdir -p "$dir/selftests"
 	cp -r "$top/Kbuild" "$top/module" "$top/uapi" "$dir/"
+	cp -r "$top/selftests/kmod" "$dir/selftests/"
 	make -s -C "$kdir" M="$dir" KCFLAGS=-Werror modules 2>&1 |
 		grep -v '^Skipping BTF generation' >&2 || true
 	[ -f "$dir/evq.ko" ] || { log "module build failed for $kdir"; return 1; }
+	make -s -C "$kdir" M="$dir/selftests/kmod" KCFLAGS=-Werror \
+		KBUILD_EXTRA_SYMBOLS="$dir/Module.symvers" modules 2>&1 |
+		grep -v '^Skipping BTF generation' >&2 || true
+	[ -f "$dir/selftests/kmod/evq_testmod.ko" ] ||
+		{ log "evq_testmod build failed for $kdir"; return 1; }
 }
 
 # make_payload DIR KO RUNSCRIPT: the /payload tree of the initramfs: the
@@ -55,6 +62,7 @@ make_payload() {
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	cp "$ko" "$dir/evq.ko"
+	cp "$(dirname "$ko")/selftests/kmod/evq_testmod.ko" "$dir/"
 	cp -a "$build/selftests/." "$dir/"
 	cp "$run" "$dir/run"
 	cp "$top/scripts/vm-payload-setup" "$dir/setup"

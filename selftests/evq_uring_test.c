@@ -23,10 +23,8 @@
  *    an idle worker exits after a few seconds, so its presence is a
  *    matter of timing.
  *
- * Timing: as in evq_test.c, nothing passes or fails on how long something
- * took. "Still pending" is checked after SETTLE_MS and can only miss a bug
- * on a slow machine; what should complete gets WAIT_MS before it counts as
- * a hang.
+ * Timing: see evq_ksft_common.h; nothing passes or fails on how long
+ * something took.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -45,16 +43,11 @@
 #include <liburing.h>
 
 #include "evq.h"
+#include "evq_ksft_common.h"
 #include "kselftest_harness.h"
 
-/* The largest count a write can reach: ULLONG_MAX - 1, as for eventfd. */
-#define COUNT_MAX	0xfffffffffffffffeULL
 
-#define SETTLE_MS	200
-#define WAIT_MS		10000
 
-/* Output buffers are filled with this first, so stale data shows. */
-#define POISON		0xa5a5a5a5a5a5a5a5ULL
 
 /* Queued semaphore reads in semaphore_reads_each_get_one. */
 #define NREADS		8
@@ -62,11 +55,6 @@
 #define RING_ENTRIES	32
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static const char *errstr(long ret)
-{
-	return ret < 0 ? strerror((int)-ret) : "no error";
-}
 
 /* The io_uring_disabled sysctl (6.6 and later), or "absent". */
 static const char *uring_disabled_sysctl(char *buf, size_t size)
@@ -109,17 +97,6 @@ static int io_wq_workers(void)
 	}
 	closedir(d);
 	return n;
-}
-
-/* poll() for every event, no wait: revents, 0, or -errno. */
-static int poll_now(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN | POLLOUT };
-	int n = poll(&p, 1, 0);
-
-	if (n < 0)
-		return -errno;
-	return n ? p.revents : 0;
 }
 
 struct writer {

@@ -134,9 +134,12 @@ static int evq_release(struct inode *inode, struct file *file)
 	/*
 	 * epoll entries are gone by now (eventpoll_release() runs before
 	 * ->release); this reaches anything else still hooked on the queue,
-	 * as eventfd_release() does.
+	 * as eventfd_release() does, but through evq_wake_locked() so that
+	 * the recursion guard also covers callbacks woken here.
 	 */
-	wake_up_poll(&ctx->wqh, EPOLLHUP);
+	spin_lock_irq(&ctx->wqh.lock);
+	evq_wake_locked(ctx, EPOLLHUP);
+	spin_unlock_irq(&ctx->wqh.lock);
 	evq_ctx_put(ctx);
 	return 0;
 }

@@ -389,8 +389,8 @@ TEST_F(kapi, counter_outlives_its_file_descriptors)
 /*
  * The recursion guard: a wait-queue callback on counter a, called inside
  * evq's wake-up, must find evq_signal_allowed() false, whoever woke a (a
- * write(2), a burst, an hrtimer), and so defers its signal of b to a work
- * item; b still gets every one.
+ * write(2), a burst, an hrtimer, the EPOLLHUP of closing a's file), and so
+ * defers its signal of b to a work item; b still gets every one.
  */
 TEST_F(kapi, wakeup_callback_may_not_signal_directly)
 {
@@ -412,11 +412,16 @@ TEST_F(kapi, wakeup_callback_may_not_signal_directly)
 	ASSERT_EQ(0, tm_signal(self->tm, 1, 1, EVQ_TESTMOD_HRTIMER));
 	EXPECT_EQ(1ULL, read_until(b, 1)) TH_LOG("after an hrtimer signal of a");
 
+	/* Closing a wakes the callback with EPOLLHUP, also guarded. */
+	close(self->fd);
+	self->fd = -1;
+
 	st = stats(_metadata, self->tm);
 	EXPECT_EQ(3ULL, st.cb_calls);
 	EXPECT_EQ(0ULL, st.cb_direct)
 		TH_LOG("evq_signal_allowed() was true inside a wake-up");
 	EXPECT_EQ(3ULL, st.cb_deferred);
+	EXPECT_EQ(1ULL, st.cb_hup) TH_LOG("EPOLLHUP when a's file was closed");
 	EXPECT_EQ(0ULL, st.refused);
 	close(b);
 }

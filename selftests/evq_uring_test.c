@@ -333,6 +333,24 @@ static uint64_t read_now(struct __test_metadata *_metadata, int fd)
 	return v;
 }
 
+/*
+ * io_uring is usable on this kernel: a ring can be set up. Logs the
+ * io_uring_disabled sysctl (6.6 and later; 0 allows everyone, 1 only
+ * CAP_SYS_ADMIN or the io_uring_group, 2 nobody).
+ */
+TEST(io_uring_is_enabled)
+{
+	struct io_uring ring;
+	char sysctl[32];
+	int ret;
+
+	TH_LOG("kernel.io_uring_disabled: %s",
+	       uring_disabled_sysctl(sysctl, sizeof(sysctl)));
+	ret = io_uring_queue_init(4, &ring, 0);
+	ASSERT_EQ(0, ret) TH_LOG("io_uring_queue_init: %s", errstr(ret));
+	io_uring_queue_exit(&ring);
+}
+
 /* ---- IORING_OP_READ -------------------------------------------------------- */
 
 TEST_F(uring, read_ready_count_completes)

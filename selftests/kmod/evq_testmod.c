@@ -65,6 +65,7 @@
  * @cb_calls: see struct evq_testmod_stats
  * @cb_direct: see struct evq_testmod_stats
  * @cb_deferred: see struct evq_testmod_stats
+ * @cb_hup: see struct evq_testmod_stats
  */
 struct evq_tm_session {
 	struct mutex lock;	/* serialises the ioctls */
@@ -88,6 +89,7 @@ struct evq_tm_session {
 	atomic64_t cb_calls;
 	atomic64_t cb_direct;
 	atomic64_t cb_deferred;
+	atomic64_t cb_hup;
 };
 
 /* The HOLD table; the lock is taken in the timer, so with interrupts off. */
@@ -158,8 +160,14 @@ static int evq_tm_hook_wake(wait_queue_entry_t *wait, unsigned int mode,
 {
 	struct evq_tm_session *s = container_of(wait, struct evq_tm_session,
 						hook_wait);
+	__poll_t mask = key_to_poll(key);
 
-	if (!(key_to_poll(key) & EPOLLIN))
+	if (mask & EPOLLHUP) {
+		atomic64_inc(&s->cb_hup);
+		if (evq_signal_allowed())
+			atomic64_inc(&s->cb_direct);
+	}
+	if (!(mask & EPOLLIN))
 		return 0;
 	atomic64_inc(&s->cb_calls);
 	if (evq_signal_allowed()) {
@@ -322,6 +330,7 @@ static long evq_tm_stats(struct evq_tm_session *s,
 		.cb_calls = atomic64_read(&s->cb_calls),
 		.cb_direct = atomic64_read(&s->cb_direct),
 		.cb_deferred = atomic64_read(&s->cb_deferred),
+		.cb_hup = atomic64_read(&s->cb_hup),
 	};
 
 	return copy_to_user(ustats, &st, sizeof(st)) ? -EFAULT : 0;

@@ -57,8 +57,10 @@ struct evq_testmod_hook {
  * @refused: evq_signal() calls that were refused
  * @hardirq: of @signalled, those made in hard-IRQ context
  * @cb_calls: EPOLLIN wake-ups seen by the hook's callback
- * @cb_direct: of those, the ones where evq_signal_allowed() was true
- * @cb_deferred: of those, the ones deferred to a work item
+ * @cb_direct: wake-ups (EPOLLIN or EPOLLHUP) where evq_signal_allowed() was
+ *	true in the callback
+ * @cb_deferred: EPOLLIN wake-ups whose signal was deferred to a work item
+ * @cb_hup: EPOLLHUP wake-ups (the watched counter's file was closed)
  */
 struct evq_testmod_stats {
 	__u64 signalled;
@@ -67,6 +69,7 @@ struct evq_testmod_stats {
 	__u64 cb_calls;
 	__u64 cb_direct;
 	__u64 cb_deferred;
+	__u64 cb_hup;
 };
 
 /*

@@ -8,15 +8,15 @@
  * process context, from an hrtimer in hard-IRQ context and from a work
  * item. The tests check that the values add up, that blocked readers and
  * pollers wake, that a kernel-side overflow saturates at ULLONG_MAX with
- * EPOLLERR and a read of 0xffffffffffffffff, that a counter stays usable by
+ * EPOLLERR and a read of 0xffffffffffffffff (fixture "overflow", beside
+ * native eventfd's eventfd_signal()), that a counter stays usable by
  * the kernel after its file descriptor is closed, that only /dev/evq files
  * are accepted, and that a wake-up callback cannot signal directly (the
  * recursion guard).
  *
- * There is no native variant: eventfd's in-kernel API is not reachable from
- * an out-of-tree module in the same shape on 6.1 and 6.12, and this file
- * tests evq's own API. The fixture's one variant is called "evq", so that
- * `evq_kapi_test -v evq` runs every case, as for the other suites.
+ * Fixture "kapi" tests evq's own API and has no native variant; its one
+ * variant is called "evq", so that `evq_kapi_test -v evq` runs every evq
+ * case, as for the other suites.
  *
  * Timing: nothing passes or fails on how long something took; what should
  * happen gets WAIT_MS before it counts as a hang.
@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -277,8 +278,8 @@ TEST_F(kapi, work_signals_add_up_and_wake_epoll)
 struct epoll_waiter {
 	pthread_t thread;
 	int ep;
-	int n;
-	uint32_t events;
+	atomic_int n;		/* epoll_wait()'s return, once it has returned */
+	uint32_t events;	/* valid once n is set */
 };
 
 static void *epoll_waiter_fn(void *arg)
@@ -286,46 +287,11 @@ static void *epoll_waiter_fn(void *arg)
 	struct epoll_waiter *w = arg;
 	struct epoll_event ev = { 0 };
 
-	w->n = epoll_wait(w->ep, &ev, 1, WAIT_MS);
+	int n = epoll_wait(w->ep, &ev, 1, WAIT_MS);
+
 	w->events = ev.events;
+	atomic_store(&w->n, n);
 	return NULL;
-}
-
-/*
- * A kernel-side signal past the maximum saturates at ULLONG_MAX: poll says
- * EPOLLIN | EPOLLERR and no EPOLLOUT, an epoll waiter that asked only for
- * EPOLLOUT is woken with EPOLLERR, and a read returns 0xffffffffffffffff.
- */
-TEST_F(kapi, overflow_saturates_with_epollerr)
-{
-	struct epoll_event ev = { .events = EPOLLOUT };
-	struct epoll_waiter w = { 0 };
-	uint64_t v = COUNT_MAX;
-	int mask;
-
-	ASSERT_EQ(0, attach(self->tm, self->fd));
-	ASSERT_EQ(8, write(self->fd, &v, sizeof(v)));
-	w.ep = epoll_create1(EPOLL_CLOEXEC);
-	ASSERT_LE(0, w.ep);
-	ASSERT_EQ(0, epoll_ctl(w.ep, EPOLL_CTL_ADD, self->fd, &ev));
-	ASSERT_EQ(0, pthread_create(&w.thread, NULL, epoll_waiter_fn, &w));
-	usleep(SETTLE_MS * 1000);
-
-	ASSERT_EQ(0, tm_signal(self->tm, 5, 1, EVQ_TESTMOD_BURST));
-	pthread_join(w.thread, NULL);
-	EXPECT_EQ(1, w.n) TH_LOG("EPOLLOUT waiter not woken at overflow");
-	EXPECT_EQ(EPOLLERR, w.events);
-	close(w.ep);
-
-	mask = poll_now(self->fd);
-	EXPECT_EQ(POLLIN | POLLERR, mask) TH_LOG("poll mask %#x", mask);
-	/* More signals keep it there. */
-	ASSERT_EQ(0, tm_signal(self->tm, 1, 3, EVQ_TESTMOD_BURST));
-	v = POISON;
-	ASSERT_EQ(8, read(self->fd, &v, sizeof(v)));
-	EXPECT_EQ(UINT64_MAX, v);
-	mask = poll_now(self->fd);
-	EXPECT_EQ(POLLOUT, mask) TH_LOG("after the read: poll mask %#x", mask);
 }
 
 TEST_F(kapi, overflow_from_zero_with_one_signal)
@@ -424,6 +390,111 @@ TEST_F(kapi, wakeup_callback_may_not_signal_directly)
 	EXPECT_EQ(1ULL, st.cb_hup) TH_LOG("EPOLLHUP when a's file was closed");
 	EXPECT_EQ(0ULL, st.refused);
 	close(b);
+}
+
+/* ---- kernel-side overflow, native eventfd beside evq -------------------- */
+
+/*
+ * Fixture "overflow" compares the in-kernel signal of the two: variant
+ * "native" calls eventfd_signal() on an eventfd (through the test module's
+ * NATIVE_SIGNAL), "evq" calls evq_signal(). Both saturate at ULLONG_MAX,
+ * report EPOLLIN | EPOLLERR and read 0xffffffffffffffff. The difference
+ * stated here: eventfd wakes with EPOLLIN only, so a waiter that asked only
+ * for EPOLLOUT (and so gets EPOLLERR) sleeps on; evq wakes with EPOLLERR
+ * too, and that waiter sees the error.
+ */
+FIXTURE(overflow) {
+	int tm;
+	int fd;
+};
+
+FIXTURE_VARIANT(overflow) {
+	bool is_evq;
+};
+
+FIXTURE_VARIANT_ADD(overflow, native) {
+	.is_evq = false,
+};
+
+FIXTURE_VARIANT_ADD(overflow, evq) {
+	.is_evq = true,
+};
+
+FIXTURE_SETUP(overflow)
+{
+	self->fd = -1;
+	self->tm = open(EVQ_TESTMOD_DEVICE, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->tm)
+		TH_LOG("open %s: %s; is evq_testmod.ko loaded?",
+		       EVQ_TESTMOD_DEVICE, strerror(errno));
+	self->fd = variant->is_evq ? evq_eventfd(0, EFD_CLOEXEC) :
+				     eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, self->fd) TH_LOG("counter: %s", strerror(errno));
+	if (variant->is_evq)
+		ASSERT_EQ(0, attach(self->tm, self->fd));
+}
+
+FIXTURE_TEARDOWN(overflow)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+	if (self->tm >= 0)
+		close(self->tm);
+}
+
+/* Add @times ones from the kernel, the variant's way. */
+static long kernel_signal(const FIXTURE_VARIANT(overflow) *variant,
+			  FIXTURE_DATA(overflow) *self, uint32_t times)
+{
+	struct evq_testmod_native nat = { .fd = self->fd, .times = times };
+
+	if (variant->is_evq)
+		return tm_signal(self->tm, 1, times, EVQ_TESTMOD_BURST);
+	return ioctl_ret(self->tm, EVQ_TESTMOD_IOC_NATIVE_SIGNAL, &nat);
+}
+
+TEST_F(overflow, kernel_signal_saturates_with_epollerr)
+{
+	struct epoll_event ev = { .events = EPOLLOUT };
+	struct epoll_waiter w = { 0 };
+	uint64_t v = COUNT_MAX;
+	long ret;
+	int mask;
+
+	ASSERT_EQ(8, write(self->fd, &v, sizeof(v)));
+	w.ep = epoll_create1(EPOLL_CLOEXEC);
+	ASSERT_LE(0, w.ep);
+	ASSERT_EQ(0, epoll_ctl(w.ep, EPOLL_CTL_ADD, self->fd, &ev));
+	ASSERT_EQ(0, pthread_create(&w.thread, NULL, epoll_waiter_fn, &w));
+	usleep(SETTLE_MS * 1000);
+
+	ret = kernel_signal(variant, self, 1);
+	ASSERT_EQ(0, ret) TH_LOG("signal: %s", errstr(ret));
+	mask = poll_now(self->fd);
+	EXPECT_EQ(POLLIN | POLLERR, mask) TH_LOG("poll mask %#x", mask);
+	ret = kernel_signal(variant, self, 2);
+	ASSERT_EQ(0, ret) TH_LOG("signal at ULLONG_MAX: %s", errstr(ret));
+
+	if (variant->is_evq) {
+		pthread_join(w.thread, NULL);
+		EXPECT_EQ(1, atomic_load(&w.n))
+			TH_LOG("EPOLLOUT waiter not woken at overflow");
+		EXPECT_EQ(EPOLLERR, w.events);
+	} else {
+		/* Woken only by a wake-up with EPOLLERR; eventfd's has none. */
+		usleep(SETTLE_MS * 1000);
+		EXPECT_EQ(0, atomic_load(&w.n))
+			TH_LOG("native eventfd woke the EPOLLOUT waiter: the kernel now wakes with EPOLLERR");
+	}
+
+	v = POISON;
+	ASSERT_EQ(8, read(self->fd, &v, sizeof(v)));
+	EXPECT_EQ(UINT64_MAX, v);
+	mask = poll_now(self->fd);
+	EXPECT_EQ(POLLOUT, mask) TH_LOG("after the read: poll mask %#x", mask);
+	/* The read woke the EPOLLOUT waiter, if it was still waiting. */
+	pthread_join(w.thread, NULL);
+	close(w.ep);
 }
 
 TEST_HARNESS_MAIN

@@ -18,6 +18,7 @@
  */
 #include <linux/atomic.h>
 #include <linux/err.h>
+#include <linux/eventfd.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/hrtimer.h>
@@ -375,12 +376,38 @@ static long evq_tm_hold(int fd)
 	return 0;
 }
 
+/*
+ * Native eventfd, for comparison. eventfd_signal() lost its count in 6.8
+ * and always adds 1 since; Kbuild probes the header for the new form.
+ */
+static long evq_tm_native_signal(const struct evq_testmod_native *nat)
+{
+	struct eventfd_ctx *ctx;
+	u32 i;
+
+	if (!nat->times || nat->times > EVQ_TESTMOD_MAX_TIMES)
+		return -EINVAL;
+	ctx = eventfd_ctx_fdget(nat->fd);
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
+	for (i = 0; i < nat->times; i++) {
+#ifdef EVQ_TM_EVENTFD_SIGNAL_NO_COUNT
+		eventfd_signal(ctx);
+#else
+		eventfd_signal(ctx, 1);
+#endif
+	}
+	eventfd_ctx_put(ctx);
+	return 0;
+}
+
 static long evq_tm_ioctl(struct file *file, unsigned int cmd,
 			 unsigned long arg)
 {
 	struct evq_tm_session *s = file->private_data;
 	void __user *argp = (void __user *)arg;
 	struct evq_testmod_signal sig;
+	struct evq_testmod_native nat;
 	struct evq_testmod_hook hook;
 	long ret;
 	int fd;
@@ -413,6 +440,10 @@ static long evq_tm_ioctl(struct file *file, unsigned int cmd,
 		if (get_user(fd, (int __user *)argp))
 			return -EFAULT;
 		return evq_tm_hold(fd);
+	case EVQ_TESTMOD_IOC_NATIVE_SIGNAL:
+		if (copy_from_user(&nat, argp, sizeof(nat)))
+			return -EFAULT;
+		return evq_tm_native_signal(&nat);
 	default:
 		return -ENOIOCTLCMD;
 	}

@@ -72,6 +72,16 @@ struct evq_testmod_stats {
 	__u64 cb_hup;
 };
 
+/**
+ * struct evq_testmod_native - argument of EVQ_TESTMOD_IOC_NATIVE_SIGNAL
+ * @fd: a native eventfd
+ * @times: how many times to call eventfd_signal(), which adds 1 each time
+ */
+struct evq_testmod_native {
+	__s32 fd;
+	__u32 times;
+};
+
 /*
  * ATTACH: take a reference on the counter behind the fd (evq_ctx_fdget());
  *	EBADF, EINVAL as that returns, EBUSY if the session has one already.
@@ -83,11 +93,15 @@ struct evq_testmod_stats {
  * HOLD: take a reference on the counter behind the fd that lasts until the
  *	module is unloaded, signal it once now and then every millisecond from
  *	an hrtimer; for the unload tests.
+ * NATIVE_SIGNAL: eventfd_signal() on a native eventfd, for comparison;
+ *	EBADF, EINVAL as eventfd_ctx_fdget() returns.
  */
 #define EVQ_TESTMOD_IOC_ATTACH	_IOW(0xE7, 0x40, __s32)
 #define EVQ_TESTMOD_IOC_SIGNAL	_IOW(0xE7, 0x41, struct evq_testmod_signal)
 #define EVQ_TESTMOD_IOC_HOOK	_IOW(0xE7, 0x42, struct evq_testmod_hook)
 #define EVQ_TESTMOD_IOC_STATS	_IOR(0xE7, 0x43, struct evq_testmod_stats)
 #define EVQ_TESTMOD_IOC_HOLD	_IOW(0xE7, 0x44, __s32)
+#define EVQ_TESTMOD_IOC_NATIVE_SIGNAL \
+	_IOW(0xE7, 0x45, struct evq_testmod_native)
 
 #endif /* _EVQ_TESTMOD_H */

@@ -14,7 +14,8 @@
  * later in-kernel producer may signal from hard-IRQ context.
  *
  * The module is pinned while a counter is open: the misc core takes a
- * reference on evq_fops.owner at open, so rmmod fails with EBUSY.
+ * reference on evq_fops.owner at open, so delete_module(2) (rmmod) fails
+ * with EWOULDBLOCK (EAGAIN), the kernel's answer for a module in use.
  */
 #include <linux/fs.h>
 #include <linux/idr.h>

@@ -392,6 +392,59 @@ TEST_F(kapi, wakeup_callback_may_not_signal_directly)
 	close(b);
 }
 
+struct writer_loop {
+	pthread_t thread;
+	int fd;
+	int n;
+	long ret;
+};
+
+static void *writer_loop_fn(void *arg)
+{
+	struct writer_loop *w = arg;
+	uint64_t one = 1;
+	int i;
+
+	w->ret = 0;
+	for (i = 0; i < w->n && !w->ret; i++) {
+		if (write(w->fd, &one, sizeof(one)) != sizeof(one))
+			w->ret = -errno;
+	}
+	return NULL;
+}
+
+/*
+ * Every producer at once on one counter: an hrtimer (hard IRQ), a work
+ * item and a burst, each from its own session, and a thread writing with
+ * write(2), while this thread reads. Nothing is lost or counted twice.
+ */
+TEST_F(kapi, all_producers_at_once_add_up)
+{
+	enum { TIMER_N = 200, WORK_N = 2000, BURST_N = 2000, WRITE_N = 2000 };
+	int tm2 = open(EVQ_TESTMOD_DEVICE, O_RDWR | O_CLOEXEC);
+	int tm3 = open(EVQ_TESTMOD_DEVICE, O_RDWR | O_CLOEXEC);
+	struct writer_loop w = { .fd = self->fd, .n = WRITE_N };
+	uint64_t want = TIMER_N + WORK_N + BURST_N + WRITE_N;
+	struct evq_testmod_stats st;
+
+	ASSERT_LE(0, tm2);
+	ASSERT_LE(0, tm3);
+	ASSERT_EQ(0, attach(self->tm, self->fd));
+	ASSERT_EQ(0, attach(tm2, self->fd));
+	ASSERT_EQ(0, attach(tm3, self->fd));
+	ASSERT_EQ(0, tm_signal(self->tm, 1, TIMER_N, EVQ_TESTMOD_HRTIMER));
+	ASSERT_EQ(0, tm_signal(tm2, 1, WORK_N, EVQ_TESTMOD_WORK));
+	ASSERT_EQ(0, pthread_create(&w.thread, NULL, writer_loop_fn, &w));
+	ASSERT_EQ(0, tm_signal(tm3, 1, BURST_N, EVQ_TESTMOD_BURST));
+	EXPECT_EQ(want, read_until(self->fd, want));
+	pthread_join(w.thread, NULL);
+	EXPECT_EQ(0, w.ret) TH_LOG("write: %s", errstr(w.ret));
+	st = stats(_metadata, self->tm);
+	EXPECT_EQ((uint64_t)TIMER_N, st.hardirq);
+	close(tm3);
+	close(tm2);
+}
+
 /* ---- kernel-side overflow, native eventfd beside evq -------------------- */
 
 /*

@@ -62,10 +62,11 @@ lint:
 
 clean:
 	rm -f evq.ko evq.mod evq.mod.c evq.mod.o evq.o module/*.o \
-		modules.order Module.symvers .*.cmd module/.*.cmd
+		modules.order Module.symvers .*.cmd module/.*.cmd \
+		module/.*.o.d .module-common.o
 	rm -rf .tmp_versions
 	cd selftests/kmod && rm -f *.o *.ko *.mod *.mod.c .*.cmd \
-		modules.order Module.symvers
+		modules.order Module.symvers .module-common.o
 
 distclean: clean
 	rm -rf $(BUILD)

@@ -2,7 +2,11 @@
 #
 # make               build evq.ko for the running kernel (KDIR=... for another)
 # make run           boot a VM (KVER=6.12 default, or 6.1), load evq, run the demo
-# make check         every test on every supported kernel: "N passed, N failed"
+# make check         lint, then every test on Debian's kernels and on the
+#                    debug kernel (lockdep, KASAN, kmemleak, failslab):
+#                    "N passed, N failed"
+# make check-fast    the same without the debug kernel
+# make check-debug   the debug kernel alone
 # make lint          checkpatch, W=1 + sparse on both kernels, userspace linters
 # make shell         the same VM with evq loaded and a shell on the console
 # make selftests     build the selftests for running on this machine
@@ -57,6 +61,12 @@ shell:
 check:
 	scripts/evq-vm.sh check
 
+check-fast:
+	scripts/evq-vm.sh check-fast
+
+check-debug:
+	scripts/evq-vm.sh check-debug
+
 lint:
 	scripts/evq-vm.sh lint
 
@@ -72,4 +82,4 @@ distclean: clean
 	rm -rf $(BUILD)
 
 .PHONY: all module install dkms-install dkms-uninstall selftests testmod run shell \
-	check lint clean distclean
+	check check-fast check-debug lint clean distclean

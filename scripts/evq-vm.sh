@@ -9,16 +9,21 @@
 #   shell  the same VM with evq loaded and a shell on the console
 #   lint   checkpatch, W=1 + sparse on every kernel, userspace linters
 #   check  build and run every test on every supported kernel, then print
-#          "N passed, N failed" over all of them; exit 1 on any failure
+#          "N passed, N failed" over all of them; exit 1 on any failure.
+#          The kernels are Debian's and the debug kernel (lockdep, KASAN,
+#          kmemleak, fault injection; built once by build-debug-kernel.sh
+#          and cached), which runs scripts/vm-payload-debug
+#   check-fast   check without the debug kernel
+#   check-debug  the debug kernel alone (no lint, no Debian kernels)
 #
 # Environment: BUILD (default ./build), KVER (run/shell: a full version such
-# as 6.1.0-56-amd64, or just 6.1 / 6.12), EVQ_KVERS (the kernels, see
-# kernels.sh), EVQ_VM_TIMEOUT (seconds per boot).
+# as 6.1.0-56-amd64, or just 6.1 / 6.12, or "debug"), EVQ_KVERS (the Debian
+# kernels, see kernels.sh), EVQ_VM_TIMEOUT (seconds per boot).
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(realpath -m "${BUILD:-$top/build}")
-mode=${1:?usage: evq-vm.sh run|shell|check|lint}
+mode=${1:?usage: evq-vm.sh run|shell|check|check-fast|check-debug|lint}
 timeout=${EVQ_VM_TIMEOUT:-900}
 
 log() { echo "evq-vm: $*" >&2; }
@@ -68,23 +73,36 @@ make_payload() {
 	cp "$top/scripts/vm-payload-setup" "$dir/setup"
 }
 
-# prepare KVER: fetch the kernel, build the module, pack the initramfs for
-# the given payload script. Sets VMLINUZ and INITRD.
+# prepare KVER RUNSCRIPT: fetch the kernel, build the module, pack the
+# initramfs for the given payload script. Sets VMLINUZ, INITRD and KLABEL
+# (the kernel's name in results: KVER, or the debug kernel's release). KVER
+# "debug" is the debug kernel; its payload also gets vm-payload-tests as
+# "tests", which vm-payload-debug runs first.
 prepare() {
 	local kver=$1 run=$2 vars kdir
-	vars=$("$top/scripts/fetch-kernel.sh" "$kver" "$build")
+	if [ "$kver" = debug ]; then
+		log "building the debug kernel (cached after the first time)"
+		vars=$("$top/scripts/build-debug-kernel.sh" "$build")
+	else
+		vars=$("$top/scripts/fetch-kernel.sh" "$kver" "$build")
+	fi
 	kdir=$(sed -n 's/^KDIR=//p' <<<"$vars")
 	VMLINUZ=$(sed -n 's/^VMLINUZ=//p' <<<"$vars")
-	log "building evq.ko for $kver"
+	KLABEL=$(sed -n 's/^KRELEASE=//p' <<<"$vars")
+	KLABEL=${KLABEL:-$kver}
+	log "building evq.ko for $KLABEL"
 	build_module "$kdir" "$build/vm/$kver/module"
 	make_payload "$build/vm/$kver/payload" \
 		"$build/vm/$kver/module/evq.ko" "$run"
+	[ "$kver" != debug ] ||
+		cp "$top/scripts/vm-payload-tests" "$build/vm/$kver/payload/tests"
 	INITRD=$build/vm/$kver/initrd.cpio.gz
 	"$top/scripts/mkinitramfs.sh" "$INITRD" "$build/vm/$kver/payload"
 }
 
 pick_kver() {
 	local want=${KVER:-6.12} k
+	[ "$want" != debug ] || { echo debug; return 0; }
 	for k in "${kvers[@]}"; do
 		case $k in
 		"$want" | "$want".* | "$want"-*) echo "$k"; return 0 ;;
@@ -110,26 +128,35 @@ shell)
 		--log "$build/vm/$kver/shell-console.log" \
 		--verdict "$build/vm/$kver/shell-verdict.log" --interactive
 	;;
-check)
+check | check-fast | check-debug)
 	results=$build/results.txt
 	: >"$results"
-	log "static checks"
-	"$top/scripts/lint.sh" "$build" "${kvers[@]}" >>"$results"
-	for kver in "${kvers[@]}"; do
-		prepare "$kver" "$top/scripts/vm-payload-tests"
+	lanes=()
+	if [ "$mode" != check-debug ]; then
+		log "static checks"
+		"$top/scripts/lint.sh" "$build" "${kvers[@]}" >>"$results"
+		lanes=("${kvers[@]}")
+	fi
+	[ "$mode" = check-fast ] || lanes+=(debug)
+	labels=()
+	for kver in "${lanes[@]}"; do
+		run=$top/scripts/vm-payload-tests
+		[ "$kver" != debug ] || run=$top/scripts/vm-payload-debug
+		prepare "$kver" "$run"
+		labels+=("$KLABEL")
 		verdict=$build/vm/$kver/verdict.log
-		log "booting $kver and running the tests"
+		log "booting $KLABEL and running the tests"
 		if "$top/scripts/vm-run.sh" --kernel "$VMLINUZ" \
 			--initrd "$INITRD" --timeout "$timeout" \
 			--log "$build/vm/$kver/console.log" --verdict "$verdict" \
 			>"$build/vm/$kver/vm-run.out" 2>&1; then
-			echo "ok $kver: vm.boot_clean_and_complete" >>"$results"
+			echo "ok $KLABEL: vm.boot_clean_and_complete" >>"$results"
 		else
 			cat "$build/vm/$kver/vm-run.out" >&2
-			echo "not ok $kver: vm.boot_clean_and_complete" >>"$results"
+			echo "not ok $KLABEL: vm.boot_clean_and_complete" >>"$results"
 		fi
 		grep -E '^(ok|not ok|skip) ' "$verdict" 2>/dev/null |
-			sed -E "s/^(ok|not ok|skip) /\1 $kver: /" >>"$results" || true
+			sed -E "s/^(ok|not ok|skip) /\1 $KLABEL: /" >>"$results" || true
 	done
 	passed=$(grep -c '^ok ' "$results" || true)
 	failed=$(grep -c '^not ok ' "$results" || true)
@@ -142,7 +169,7 @@ check)
 		echo "Skipped cases (not counted as passed):"
 		grep '^skip ' "$results" | sed 's/^skip /  /'
 	fi
-	echo "Kernels: ${kvers[*]}; results in $results"
+	echo "Kernels: ${labels[*]}; results in $results"
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
 	;;
@@ -151,7 +178,7 @@ lint)
 	! grep -q '^not ok ' "$build/lint.txt"
 	;;
 *)
-	echo "usage: evq-vm.sh run|shell|check|lint" >&2
+	echo "usage: evq-vm.sh run|shell|check|check-fast|check-debug|lint" >&2
 	exit 2
 	;;
 esac

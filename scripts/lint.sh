@@ -12,6 +12,8 @@
 #                        evq and then the test module: no compiler or sparse
 #                        diagnostics at all
 #   lint.userspace       selftests' lint target (cppcheck, clang-tidy)
+#   lint.shellcheck      shellcheck on every shell script (settings and
+#                        accepted exceptions in .shellcheckrc)
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -65,3 +67,7 @@ done
 make -s -C "$top/selftests" OUT="$build/selftests" \
 	KSFT_DIR="$ksrc/tools/testing/selftests" lint >&2
 verdict lint.userspace $?
+
+# Shell: scripts/*.sh, the VM-side scripts (no .sh), CI's entry point.
+(cd "$top" && shellcheck scripts/*.sh scripts/vm-* .ci/run) >&2
+verdict lint.shellcheck $?

@@ -2,11 +2,16 @@
 #
 # make               build evq.ko for the running kernel (KDIR=... for another)
 # make run           boot a VM (KVER=6.12 default, or 6.1), load evq, run the demo
-# make check         every test on every supported kernel: "N passed, N failed"
+# make check         lint, then every test on Debian's kernels and on the
+#                    debug kernel (lockdep, KASAN, kmemleak, failslab):
+#                    "N passed, N failed"
+# make check-fast    the same without the debug kernel
+# make check-debug   the debug kernel alone
 # make lint          checkpatch, W=1 + sparse on both kernels, userspace linters
 # make shell         the same VM with evq loaded and a shell on the console
 # make bench         benchmarks, native eventfd vs evq in one VM boot (KVER=)
 # make selftests     build the selftests for running on this machine
+# make testmod       build selftests/kmod/evq_testmod.ko (evq_kapi_test needs it)
 # make install       install evq.ko for the running kernel (then: modprobe evq)
 # make dkms-install  register with DKMS so evq is rebuilt for new kernels
 # make clean         remove what `make` built; `make distclean` also ./build
@@ -44,6 +49,10 @@ selftests:
 	$(MAKE) -C selftests OUT=$(BUILD)/selftests \
 		KSFT_DIR=$$(scripts/kernel-source.sh $(BUILD))/tools/testing/selftests
 
+testmod: module
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/selftests/kmod \
+		KBUILD_EXTRA_SYMBOLS=$(CURDIR)/Module.symvers modules
+
 run:
 	scripts/evq-vm.sh run
 
@@ -53,6 +62,12 @@ shell:
 check:
 	scripts/evq-vm.sh check
 
+check-fast:
+	scripts/evq-vm.sh check-fast
+
+check-debug:
+	scripts/evq-vm.sh check-debug
+
 lint:
 	scripts/evq-vm.sh lint
 
@@ -61,11 +76,14 @@ bench:
 
 clean:
 	rm -f evq.ko evq.mod evq.mod.c evq.mod.o evq.o module/*.o \
-		modules.order Module.symvers .*.cmd module/.*.cmd
+		modules.order Module.symvers .*.cmd module/.*.cmd \
+		module/.*.o.d .module-common.o
 	rm -rf .tmp_versions
+	cd selftests/kmod && rm -f *.o *.ko *.mod *.mod.c .*.cmd \
+		modules.order Module.symvers .module-common.o
 
 distclean: clean
 	rm -rf $(BUILD)
 
-.PHONY: all module install dkms-install dkms-uninstall selftests run shell \
-	check lint bench clean distclean
+.PHONY: all module install dkms-install dkms-uninstall selftests testmod run shell \
+	check check-fast check-debug lint bench clean distclean

@@ -2,11 +2,11 @@
 /*
  * evq - eventfd-style counters on a misc character device.
  *
- * Object model: every open() of /dev/evq allocates one struct evq_ctx and
- * hangs it on file->private_data. The counter lives exactly as long as that
- * struct file: dup(), fork() and SCM_RIGHTS share the file, and the counter
- * is freed by ->release once the last reference is gone. Nothing else holds
- * a reference, so there is no refcount of its own.
+ * Object model: every open() of /dev/evq allocates one struct evq_ctx
+ * (evq_ctx.h) and hangs it on file->private_data. dup(), fork() and
+ * SCM_RIGHTS share the file. The counter has a kref: the file holds one
+ * reference, dropped by ->release, and a kernel user of the producer API
+ * (evq_kapi.c) holds its own, so the counter can outlive its file.
  *
  * Locking: one object, one lock. The wait queue's own spinlock, ctx->wqh.lock,
  * guards every mutable field of the counter, and wake-ups are issued with it
@@ -33,27 +33,12 @@
 
 #include <linux/evq.h>
 
+#include <evq/evq_kernel.h>
+
 #include "evq_compat.h"
+#include "evq_ctx.h"
 
 #define EVQ_SETUP_FLAGS		EVQ_SEMAPHORE
-
-/**
- * struct evq_ctx - one counter: the private data of one open /dev/evq file
- * @wqh: readers, writers and pollers wait here; @wqh.lock guards the fields
- *	below marked "wqh.lock"
- * @count: the counter value (wqh.lock; read without it only in evq_poll())
- * @flags: EVQ_SEMAPHORE or 0 (wqh.lock)
- * @configured: EVQ_IOC_SETUP has run (wqh.lock)
- * @id: number shown as eventfd-id in fdinfo, unique among open counters;
- *	constant from open to release
- */
-struct evq_ctx {
-	wait_queue_head_t wqh;
-	u64 count;
-	u32 flags;
-	bool configured;
-	int id;
-};
 
 static DEFINE_IDA(evq_ida);
 
@@ -63,9 +48,7 @@ static void evq_add_locked(struct evq_ctx *ctx, u64 n)
 	lockdep_assert_held(&ctx->wqh.lock);
 
 	WRITE_ONCE(ctx->count, ctx->count + n);
-	/* No barrier needed: wqh.lock is held, as in eventfd. */
-	if (waitqueue_active(&ctx->wqh))
-		wake_up_locked_poll(&ctx->wqh, EPOLLIN);
+	evq_wake_locked(ctx, EPOLLIN);
 }
 
 /* Take @n from the count and wake EPOLLOUT waiters. */
@@ -74,9 +57,7 @@ static void evq_sub_locked(struct evq_ctx *ctx, u64 n)
 	lockdep_assert_held(&ctx->wqh.lock);
 
 	WRITE_ONCE(ctx->count, ctx->count - n);
-	/* No barrier needed: wqh.lock is held, as in eventfd. */
-	if (waitqueue_active(&ctx->wqh))
-		wake_up_locked_poll(&ctx->wqh, EPOLLOUT);
+	evq_wake_locked(ctx, EPOLLOUT);
 }
 
 /*
@@ -127,6 +108,7 @@ static int evq_open(struct inode *inode, struct file *file)
 	if (ret < 0)
 		goto err_free_ctx;
 	ctx->id = ret;
+	kref_init(&ctx->kref);
 	init_waitqueue_head(&ctx->wqh);
 
 	file->private_data = ctx;
@@ -154,12 +136,29 @@ static int evq_release(struct inode *inode, struct file *file)
 	/*
 	 * epoll entries are gone by now (eventpoll_release() runs before
 	 * ->release); this reaches anything else still hooked on the queue,
-	 * as eventfd_release() does.
+	 * as eventfd_release() does, but through evq_wake_locked() so that
+	 * the recursion guard also covers callbacks woken here.
 	 */
-	wake_up_poll(&ctx->wqh, EPOLLHUP);
+	spin_lock_irq(&ctx->wqh.lock);
+	evq_wake_locked(ctx, EPOLLHUP);
+	spin_unlock_irq(&ctx->wqh.lock);
+	evq_ctx_put(ctx);
+	return 0;
+}
+
+/**
+ * evq_ctx_free() - free a counter once its last reference is gone
+ * @kref: &evq_ctx.kref of the counter
+ *
+ * Called by kref_put() from ->release or from evq_ctx_put(), in any
+ * context: neither ida_free() nor kfree() sleeps.
+ */
+void evq_ctx_free(struct kref *kref)
+{
+	struct evq_ctx *ctx = container_of(kref, struct evq_ctx, kref);
+
 	ida_free(&evq_ida, ctx->id);
 	kfree(ctx);
-	return 0;
 }
 
 /*
@@ -462,7 +461,7 @@ static void evq_show_fdinfo(struct seq_file *m, struct file *file)
 }
 #endif
 
-static const struct file_operations evq_fops = {
+const struct file_operations evq_fops = {
 	.owner		= THIS_MODULE,
 	.open		= evq_open,
 	.release	= evq_release,

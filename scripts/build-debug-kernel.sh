@@ -16,9 +16,10 @@
 # a second run with the same key only prints the result. build.log in the key
 # directory has the full make output.
 #
-# On success the last two lines on stdout are
+# On success the last lines on stdout are
 #   KDIR=<absolute O= directory>
 #   VMLINUZ=<absolute path of bzImage>
+#   KRELEASE=<its uname -r>
 # Progress goes to stderr. Missing build packages are installed with apt-get.
 # ccache is used when installed (CCACHE_DIR=BUILDDIR/ccache).
 #
@@ -77,6 +78,7 @@ cache_key() {
 result() {
 	echo "KDIR=$obj"
 	echo "VMLINUZ=$obj/arch/x86/boot/bzImage"
+	echo "KRELEASE=$(cat "$obj/include/config/kernel.release")"
 }
 
 # built KEYDIR: that key's kernel is complete, and the source tree its

@@ -21,6 +21,8 @@ DEPS=(
 	bc flex bison libelf-dev libssl-dev dwarves  # kbuild
 	kmod             # modinfo, depmod
 	sparse           # make lint (C=2)
+	cppcheck clang-tidy shellcheck  # make lint (userspace, shell)
+	ccache           # debug-kernel rebuilds (build-debug-kernel.sh)
 	liburing-dev     # selftests
 	linux-source-6.12  # kselftest harness, checkpatch.pl
 	xz-utils         # unpacking linux-source

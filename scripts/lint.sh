@@ -5,11 +5,15 @@
 #
 # Static checks, one verdict line per check on stdout ("ok NAME" or
 # "not ok NAME"), details on stderr:
-#   lint.checkpatch      checkpatch.pl --strict on module/ and uapi/, with
-#                        the per-file exceptions in scripts/checkpatch.ignore
-#   lint.kbuild.KVER     W=1 build with sparse (C=2) against KVER's headers:
-#                        no compiler or sparse diagnostics at all
+#   lint.checkpatch      checkpatch.pl --strict on module/, uapi/ and the
+#                        test module (selftests/kmod/), with the per-file
+#                        exceptions in scripts/checkpatch.ignore
+#   lint.kbuild.KVER     W=1 build with sparse (C=2) against KVER's headers,
+#                        evq and then the test module: no compiler or sparse
+#                        diagnostics at all
 #   lint.userspace       selftests' lint target (cppcheck, clang-tidy)
+#   lint.shellcheck      shellcheck on every shell script (settings and
+#                        accepted exceptions in .shellcheckrc)
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +26,8 @@ verdict() { if [ "$2" -eq 0 ]; then echo "ok $1"; else echo "not ok $1"; fi; }
 
 # checkpatch, each file with its own accepted exceptions.
 status=0
-for f in "$top"/module/*.[ch] "$top"/uapi/linux/*.h; do
+for f in "$top"/module/*.[ch] "$top"/module/include/evq/*.h \
+	"$top"/uapi/linux/*.h "$top"/selftests/kmod/*.[ch]; do
 	rel=${f#"$top"/}
 	ignore=$(awk -v f="$rel" '$1 == f { printf "%s,", $2 }' \
 		"$top/scripts/checkpatch.ignore")
@@ -43,8 +48,12 @@ for kver in "$@"; do
 	dir=$build/lint/$kver
 	rm -rf "$dir"
 	mkdir -p "$dir"
+	mkdir -p "$dir/selftests"
 	cp -r "$top/Kbuild" "$top/module" "$top/uapi" "$dir/"
-	out=$(make -C "$kdir" M="$dir" W=1 C=2 modules 2>&1)
+	cp -r "$top/selftests/kmod" "$dir/selftests/"
+	out=$(make -C "$kdir" M="$dir" W=1 C=2 modules 2>&1 &&
+		make -C "$kdir" M="$dir/selftests/kmod" W=1 C=2 \
+			KBUILD_EXTRA_SYMBOLS="$dir/Module.symvers" modules 2>&1)
 	status=$?
 	# Keep only diagnostics: the compiler's, sparse's, modpost's.
 	diag=$(grep -E 'warning|error|: note:|^WARNING' <<<"$out")
@@ -58,3 +67,7 @@ done
 make -s -C "$top/selftests" OUT="$build/selftests" \
 	KSFT_DIR="$ksrc/tools/testing/selftests" lint >&2
 verdict lint.userspace $?
+
+# Shell: scripts/*.sh, the VM-side scripts (no .sh), CI's entry point.
+(cd "$top" && shellcheck scripts/*.sh scripts/vm-* .ci/run) >&2
+verdict lint.shellcheck $?

@@ -141,9 +141,10 @@ splat_re+='|lockdep|KASAN|UBSAN|kmemleak|unreferenced object'
 splat_re+='|general protection|watchdog: BUG|hard LOCKUP|hung_task'
 splat_re+='|blocked for more than|detected stall|Bad page (state|map)'
 # Benign lines that match the above. A kmemleak kernel announces itself at
-# boot; that is not a leak report.
+# boot; that is not a leak report. Nor is a lockdep kernel's boot banner.
 benign_re='kmemleak: Kernel memory leak detector initialized'
 benign_re+='|kmemleak: Automatic memory scanning thread'
+benign_re+='|rcu: +RCU lockdep checking is enabled'
 [ -z "${EVQ_LOG_IGNORE:-}" ] || benign_re+="|$EVQ_LOG_IGNORE"
 
 splats=

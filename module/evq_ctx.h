@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The counter object, shared inside evq by evq_main.c (the /dev/evq file
+ * interface) and evq_kapi.c (the in-kernel producer API). Not for other
+ * modules: they see only the opaque struct evq_ctx of
+ * include/evq/evq_kernel.h.
+ */
+#ifndef EVQ_CTX_H
+#define EVQ_CTX_H
+
+#include <linux/fs.h>
+#include <linux/kref.h>
+#include <linux/lockdep.h>
+#include <linux/percpu.h>
+#include <linux/poll.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+
+/**
+ * struct evq_ctx - one counter
+ * @kref: the open file holds one reference, and every kernel user that got
+ *	the counter through evq_ctx_fdget() or evq_ctx_fileget() one more; the
+ *	counter is freed, and its @id released, when the last is put
+ * @wqh: readers, writers and pollers wait here; @wqh.lock guards the fields
+ *	below marked "wqh.lock"
+ * @count: the counter value (wqh.lock; read without it only in evq_poll())
+ * @flags: EVQ_SEMAPHORE or 0 (wqh.lock)
+ * @configured: EVQ_IOC_SETUP has run (wqh.lock)
+ * @id: number shown as eventfd-id in fdinfo, unique among live counters;
+ *	constant from open to free
+ */
+struct evq_ctx {
+	struct kref kref;
+	wait_queue_head_t wqh;
+	u64 count;
+	u32 flags;
+	bool configured;
+	int id;
+};
+
+/* The file operations of /dev/evq: how a struct file is recognised. */
+extern const struct file_operations evq_fops;
+
+void evq_ctx_free(struct kref *kref);
+
+/*
+ * True on a CPU while it runs the wake-up callbacks of an evq counter; see
+ * evq_wake_locked(). Only this CPU writes it, always with interrupts off.
+ */
+DECLARE_PER_CPU(bool, evq_in_wake);
+
+/**
+ * evq_wake_locked() - wake the waiters of @ctx
+ * @ctx: the counter, with @ctx->wqh.lock held (so interrupts are off)
+ * @mask: the poll events that became true
+ *
+ * The callbacks run here, under @ctx->wqh.lock. While they run, this CPU is
+ * marked as inside an evq wake-up, so that a callback that signals an evq
+ * counter again (the same one would deadlock on its lock, a cycle of them
+ * would recurse without bound) is refused by evq_signal(), as eventfd does
+ * with current->in_eventfd. A per-CPU flag serves where eventfd has a
+ * per-task bit because the section runs with interrupts off and cannot
+ * sleep: nothing else runs on this CPU until the flag is cleared (NMIs do
+ * not signal counters). This holds because Debian's kernels are not
+ * PREEMPT_RT, where spin_lock_irq() leaves interrupts on;
+ * lockdep_assert_irqs_disabled() says so on a lockdep kernel.
+ */
+static inline void evq_wake_locked(struct evq_ctx *ctx, __poll_t mask)
+{
+	lockdep_assert_held(&ctx->wqh.lock);
+	lockdep_assert_irqs_disabled();
+
+	/* No barrier needed: wqh.lock is held, as in eventfd. */
+	if (!waitqueue_active(&ctx->wqh))
+		return;
+	__this_cpu_write(evq_in_wake, true);
+	wake_up_locked_poll(&ctx->wqh, mask);
+	__this_cpu_write(evq_in_wake, false);
+}
+
+#endif /* EVQ_CTX_H */

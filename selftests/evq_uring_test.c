@@ -1,0 +1,594 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * evq_uring_test - io_uring on /dev/evq counters and on native eventfd(2).
+ *
+ * Fixture "uring" runs every test under two variants with the same body:
+ * "native" makes its counters with eventfd(2), "evq" with evq_eventfd()
+ * from libevq. Every test makes its own ring; io_uring_queue_init() failing
+ * is a failure, not a skip, and the log says what the io_uring_disabled
+ * sysctl was set to.
+ *
+ * How io_uring reaches the two files, and the one difference the tests
+ * state:
+ *  - read: both have ->read_iter honouring IOCB_NOWAIT and FMODE_NOWAIT, so
+ *    io_uring tries the read inline; on a zero count it gets EAGAIN, arms
+ *    a poll for POLLIN and retries when a write wakes it. Same on both.
+ *  - write: evq has ->write_iter honouring IOCB_NOWAIT, so a write that
+ *    fits completes inline and one that does not waits on a poll for
+ *    POLLOUT, in the submitting task. Native eventfd has a plain ->write,
+ *    which io_uring can only call blocking, from an io-wq worker thread
+ *    ("iou-wrk-PID", a thread of the submitting process). The test
+ *    write_completes_inline checks for the evq variant that no worker
+ *    thread appears; for native it only logs how many there are, because
+ *    an idle worker exits after a few seconds, so its presence is a
+ *    matter of timing.
+ *
+ * Timing: see evq_ksft_common.h; nothing passes or fails on how long
+ * something took.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "evq.h"
+#include "evq_ksft_common.h"
+#include "kselftest_harness.h"
+
+
+
+
+/* Queued semaphore reads in semaphore_reads_each_get_one. */
+#define NREADS		8
+
+#define RING_ENTRIES	32
+
+/* ---- helpers ------------------------------------------------------------- */
+
+/* The io_uring_disabled sysctl (6.6 and later), or "absent". */
+static const char *uring_disabled_sysctl(char *buf, size_t size)
+{
+	FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "re");
+
+	snprintf(buf, size, "absent");
+	if (f) {
+		if (!fgets(buf, (int)size, f))
+			snprintf(buf, size, "unreadable");
+		buf[strcspn(buf, "\n")] = '\0';
+		fclose(f);
+	}
+	return buf;
+}
+
+/* Threads of this process whose name starts with "iou-wrk", or -errno. */
+static int io_wq_workers(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		char path[300], comm[32] = "";
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "iou-wrk", 7))
+			n++;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+struct writer {
+	pthread_t thread;
+	int fd;
+	uint64_t value;
+	long ret;
+};
+
+static void *writer_fn(void *arg)
+{
+	struct writer *w = arg;
+
+	w->ret = write(w->fd, &w->value, sizeof(w->value)) < 0 ?
+		 -errno : (long)sizeof(w->value);
+	return NULL;
+}
+
+/* Write @value to @fd from another thread and wait for that write. */
+static long write_from_thread(int fd, uint64_t value)
+{
+	struct writer w = { .fd = fd, .value = value };
+	int err;
+
+	err = pthread_create(&w.thread, NULL, writer_fn, &w);
+	if (err)
+		return -err;
+	pthread_join(w.thread, NULL);
+	return w.ret;
+}
+
+/* ---- the fixture ---------------------------------------------------------- */
+
+#define MAX_FDS 4
+
+FIXTURE(uring) {
+	struct io_uring ring;
+	bool ring_ok;
+	int fds[MAX_FDS];
+	int nfds;
+};
+
+FIXTURE_VARIANT(uring) {
+	bool is_evq;
+};
+
+FIXTURE_VARIANT_ADD(uring, native) {
+	.is_evq = false,
+};
+
+FIXTURE_VARIANT_ADD(uring, evq) {
+	.is_evq = true,
+};
+
+FIXTURE_SETUP(uring)
+{
+	char sysctl[32];
+	int ret;
+
+	self->nfds = 0;
+	self->ring_ok = false;
+	ret = io_uring_queue_init(RING_ENTRIES, &self->ring, 0);
+	ASSERT_EQ(0, ret)
+		TH_LOG("io_uring_queue_init: %s; kernel.io_uring_disabled: %s",
+		       errstr(ret), uring_disabled_sysctl(sysctl,
+							  sizeof(sysctl)));
+	self->ring_ok = true;
+}
+
+FIXTURE_TEARDOWN(uring)
+{
+	int i;
+
+	if (self->ring_ok)
+		io_uring_queue_exit(&self->ring);
+	for (i = 0; i < self->nfds; i++)
+		close(self->fds[i]);
+}
+
+/* A counter of the variant's kind, closed by teardown; ASSERTs it worked. */
+static int new_counter(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(uring) *self,
+		       const FIXTURE_VARIANT(uring) *variant,
+		       unsigned int initval, int flags)
+{
+	int fd = variant->is_evq ? evq_eventfd(initval, flags) :
+				   eventfd(initval, flags);
+
+	ASSERT_LE(0, fd) TH_LOG("%s(%u, %#x): %s",
+				variant->is_evq ? "evq_eventfd" : "eventfd",
+				initval, (unsigned int)flags, strerror(errno));
+	ASSERT_GT(MAX_FDS, self->nfds);
+	self->fds[self->nfds++] = fd;
+	return fd;
+}
+
+#define NEW_COUNTER(initval, flags) \
+	new_counter(_metadata, self, variant, (initval), (flags))
+
+/* The next free SQE; ASSERTs there is one. */
+static struct io_uring_sqe *get_sqe(struct __test_metadata *_metadata,
+				    struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	ASSERT_NE(NULL, sqe) TH_LOG("submission queue full");
+	return sqe;
+}
+
+static void submit(struct __test_metadata *_metadata, struct io_uring *ring,
+		   int n)
+{
+	int ret = io_uring_submit(ring);
+
+	ASSERT_EQ(n, ret) TH_LOG("io_uring_submit: %s", errstr(ret));
+}
+
+/*
+ * Wait up to @ms for a completion. Returns true and fills @user_data and
+ * @res if there was one, false on timeout; any other error fails the test.
+ */
+static bool reap(struct __test_metadata *_metadata, struct io_uring *ring,
+		 int ms, uint64_t *user_data, int *res)
+{
+	struct __kernel_timespec ts = {
+		.tv_sec = ms / 1000,
+		.tv_nsec = (long long)(ms % 1000) * 1000000,
+	};
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	do {
+		ret = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
+	} while (ret == -EINTR);
+	if (ret == -ETIME)
+		return false;
+	/* Not ASSERT: the caller may have no way to report "false". */
+	EXPECT_EQ(0, ret) TH_LOG("io_uring_wait_cqe_timeout: %s",
+				 errstr(ret));
+	if (ret)
+		return false;
+	*user_data = cqe->user_data;
+	*res = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return true;
+}
+
+/* Nothing completes within SETTLE_MS. */
+#define EXPECT_PENDING(what) do {					\
+	uint64_t ud_ = 0;						\
+	int res_ = 0;							\
+	bool done_ = reap(_metadata, &self->ring, SETTLE_MS, &ud_, &res_); \
+	EXPECT_FALSE(done_) TH_LOG("%s completed (user_data %llu, res %d) " \
+				   "but should still be pending", (what), \
+				   (unsigned long long)ud_, res_);	\
+} while (0)
+
+/* The next completion arrives within WAIT_MS; its res is returned. */
+static int reap_one(struct __test_metadata *_metadata, struct io_uring *ring,
+		    uint64_t want_user_data)
+{
+	uint64_t ud = 0;
+	int res = 0;
+
+	ASSERT_TRUE(reap(_metadata, ring, WAIT_MS, &ud, &res))
+		TH_LOG("no completion within %d ms (hung?)", WAIT_MS);
+	EXPECT_EQ(want_user_data, ud);
+	return res;
+}
+
+/*
+ * The next @n completions, within WAIT_MS each, whatever their order:
+ * res[user_data] for each, user_data below @size, each seen once.
+ */
+static void reap_n(struct __test_metadata *_metadata, struct io_uring *ring,
+		   int n, int *res, unsigned int size)
+{
+	bool seen[RING_ENTRIES] = { false };
+	uint64_t ud = 0;
+	int i, r = 0;
+
+	ASSERT_GE(RING_ENTRIES, size);
+	for (i = 0; i < n; i++) {
+		ASSERT_TRUE(reap(_metadata, ring, WAIT_MS, &ud, &r))
+			TH_LOG("completion %d of %d missing (hung?)", i + 1, n);
+		ASSERT_GT(size, ud) TH_LOG("unexpected user_data %llu",
+					   (unsigned long long)ud);
+		ASSERT_FALSE(seen[ud]) TH_LOG("user_data %llu completed twice",
+					      (unsigned long long)ud);
+		seen[ud] = true;
+		res[ud] = r;
+	}
+}
+
+static void prep_read(struct __test_metadata *_metadata,
+		      struct io_uring *ring, int fd, uint64_t *buf,
+		      uint64_t user_data)
+{
+	struct io_uring_sqe *sqe = get_sqe(_metadata, ring);
+
+	*buf = POISON;
+	io_uring_prep_read(sqe, fd, buf, sizeof(*buf), 0);
+	sqe->user_data = user_data;
+}
+
+static void prep_write(struct __test_metadata *_metadata,
+		       struct io_uring *ring, int fd, const uint64_t *buf,
+		       unsigned int len, uint64_t user_data)
+{
+	struct io_uring_sqe *sqe = get_sqe(_metadata, ring);
+
+	io_uring_prep_write(sqe, fd, buf, len, 0);
+	sqe->user_data = user_data;
+}
+
+static void prep_poll(struct __test_metadata *_metadata,
+		      struct io_uring *ring, int fd, unsigned int mask,
+		      uint64_t user_data)
+{
+	struct io_uring_sqe *sqe = get_sqe(_metadata, ring);
+
+	io_uring_prep_poll_add(sqe, fd, mask);
+	sqe->user_data = user_data;
+}
+
+/* Read the count with read(2), which must not block: it is non-zero. */
+static uint64_t read_now(struct __test_metadata *_metadata, int fd)
+{
+	uint64_t v = POISON;
+
+	ASSERT_NE(0, poll_now(fd) & POLLIN) TH_LOG("count is zero");
+	ASSERT_EQ(8, read(fd, &v, sizeof(v)))
+		TH_LOG("read: %s", strerror(errno));
+	return v;
+}
+
+/*
+ * io_uring is usable on this kernel: a ring can be set up. Logs the
+ * io_uring_disabled sysctl (6.6 and later; 0 allows everyone, 1 only
+ * CAP_SYS_ADMIN or the io_uring_group, 2 nobody).
+ */
+TEST(io_uring_is_enabled)
+{
+	struct io_uring ring;
+	char sysctl[32];
+	int ret;
+
+	TH_LOG("kernel.io_uring_disabled: %s",
+	       uring_disabled_sysctl(sysctl, sizeof(sysctl)));
+	ret = io_uring_queue_init(4, &ring, 0);
+	ASSERT_EQ(0, ret) TH_LOG("io_uring_queue_init: %s", errstr(ret));
+	io_uring_queue_exit(&ring);
+}
+
+/* ---- IORING_OP_READ -------------------------------------------------------- */
+
+TEST_F(uring, read_ready_count_completes)
+{
+	int fd = NEW_COUNTER(7, 0);
+	uint64_t buf;
+	int res;
+
+	prep_read(_metadata, &self->ring, fd, &buf, 1);
+	submit(_metadata, &self->ring, 1);
+	res = reap_one(_metadata, &self->ring, 1);
+	EXPECT_EQ(8, res) TH_LOG("read: %s", errstr(res));
+	EXPECT_EQ(7ULL, buf);
+	EXPECT_EQ(POLLOUT, poll_now(fd)) TH_LOG("the read must reset the count");
+}
+
+TEST_F(uring, read_on_zero_completes_after_write_from_thread)
+{
+	int fd = NEW_COUNTER(0, 0);
+	uint64_t buf;
+	long wret;
+	int res;
+
+	prep_read(_metadata, &self->ring, fd, &buf, 1);
+	submit(_metadata, &self->ring, 1);
+	EXPECT_PENDING("read on a zero count");
+
+	wret = write_from_thread(fd, 5);
+	ASSERT_EQ(8, wret) TH_LOG("write: %s", errstr(wret));
+	res = reap_one(_metadata, &self->ring, 1);
+	EXPECT_EQ(8, res) TH_LOG("read: %s", errstr(res));
+	EXPECT_EQ(5ULL, buf);
+	EXPECT_EQ(POLLOUT, poll_now(fd)) TH_LOG("the read must take the count");
+}
+
+TEST_F(uring, read_short_buffer_einval)
+{
+	int fd = NEW_COUNTER(3, 0);
+	struct io_uring_sqe *sqe;
+	uint64_t buf = POISON;
+	int res;
+
+	sqe = get_sqe(_metadata, &self->ring);
+	io_uring_prep_read(sqe, fd, &buf, 7, 0);
+	sqe->user_data = 1;
+	submit(_metadata, &self->ring, 1);
+	res = reap_one(_metadata, &self->ring, 1);
+	EXPECT_EQ(-EINVAL, res) TH_LOG("read of 7 bytes: %s", errstr(res));
+	EXPECT_EQ(3ULL, read_now(_metadata, fd));
+}
+
+/* ---- IORING_OP_WRITE ------------------------------------------------------- */
+
+TEST_F(uring, write_completes_inline)
+{
+	int fd = NEW_COUNTER(0, 0);
+	uint64_t val = 3;
+	int res, workers;
+
+	prep_write(_metadata, &self->ring, fd, &val, sizeof(val), 1);
+	submit(_metadata, &self->ring, 1);
+	res = reap_one(_metadata, &self->ring, 1);
+	EXPECT_EQ(8, res) TH_LOG("write: %s", errstr(res));
+	EXPECT_EQ(3ULL, read_now(_metadata, fd));
+
+	workers = io_wq_workers();
+	ASSERT_LE(0, workers) TH_LOG("/proc/self/task: %s", errstr(workers));
+	if (variant->is_evq) {
+		EXPECT_EQ(0, workers)
+			TH_LOG("evq's write_iter honours IOCB_NOWAIT: io_uring should not need an io-wq worker, found %d",
+			       workers);
+	} else {
+		TH_LOG("native eventfd: %d io-wq worker(s) after the write (a plain ->write runs in a worker; not checked)",
+		       workers);
+	}
+}
+
+TEST_F(uring, write_invalid_values_and_sizes_einval)
+{
+	int fd = NEW_COUNTER(0, 0);
+	uint64_t all_ones = UINT64_MAX, eight = 8;
+	uint64_t buf[2] = { 1, 1 };
+	int res, r[3] = { 1, 1, 1 };
+
+	prep_write(_metadata, &self->ring, fd, &all_ones, 8, 1);
+	prep_write(_metadata, &self->ring, fd, &eight, 4, 2);
+	submit(_metadata, &self->ring, 2);
+	reap_n(_metadata, &self->ring, 2, r, 3);
+	EXPECT_EQ(-EINVAL, r[1]) TH_LOG("write of ULLONG_MAX: %s", errstr(r[1]));
+	EXPECT_EQ(-EINVAL, r[2]) TH_LOG("write of 4 bytes: %s", errstr(r[2]));
+	/* 16 bytes: mainline (6.9+) eventfd and evq both refuse it. */
+	if (variant->is_evq) {
+		prep_write(_metadata, &self->ring, fd, buf, 16, 3);
+		submit(_metadata, &self->ring, 1);
+		res = reap_one(_metadata, &self->ring, 3);
+		EXPECT_EQ(-EINVAL, res)
+			TH_LOG("write of 16 bytes: %s", errstr(res));
+	}
+	EXPECT_EQ(POLLOUT, poll_now(fd)) TH_LOG("nothing may have been added");
+}
+
+TEST_F(uring, write_at_max_completes_after_read)
+{
+	int fd = NEW_COUNTER(0, 0);
+	uint64_t max = COUNT_MAX, one = 1, v = POISON;
+	int res;
+
+	ASSERT_EQ(8, write(fd, &max, sizeof(max)));
+	prep_write(_metadata, &self->ring, fd, &one, sizeof(one), 1);
+	submit(_metadata, &self->ring, 1);
+	EXPECT_PENDING("write of 1 at the maximum count");
+
+	ASSERT_EQ(8, read(fd, &v, sizeof(v)));
+	EXPECT_EQ(COUNT_MAX, v);
+	res = reap_one(_metadata, &self->ring, 1);
+	EXPECT_EQ(8, res) TH_LOG("write: %s", errstr(res));
+	EXPECT_EQ(1ULL, read_now(_metadata, fd));
+}
+
+/* ---- IORING_OP_POLL_ADD ------------------------------------------------------ */
+
+TEST_F(uring, poll_add_pollin_fires_on_write)
+{
+	int fd = NEW_COUNTER(0, 0);
+	long wret;
+	int res;
+
+	prep_poll(_metadata, &self->ring, fd, POLLIN, 1);
+	submit(_metadata, &self->ring, 1);
+	EXPECT_PENDING("POLLIN on a zero count");
+
+	wret = write_from_thread(fd, 2);
+	ASSERT_EQ(8, wret) TH_LOG("write: %s", errstr(wret));
+	res = reap_one(_metadata, &self->ring, 1);
+	EXPECT_EQ(POLLIN, res) TH_LOG("poll result %#x", res);
+	EXPECT_EQ(2ULL, read_now(_metadata, fd)) TH_LOG("poll must not consume");
+}
+
+TEST_F(uring, poll_add_pollout_ready_at_once)
+{
+	int fd = NEW_COUNTER(0, 0);
+	int res;
+
+	prep_poll(_metadata, &self->ring, fd, POLLOUT, 1);
+	submit(_metadata, &self->ring, 1);
+	res = reap_one(_metadata, &self->ring, 1);
+	EXPECT_EQ(POLLOUT, res) TH_LOG("poll result %#x", res);
+}
+
+TEST_F(uring, poll_add_pollout_fires_when_read_makes_room)
+{
+	int fd = NEW_COUNTER(0, 0);
+	uint64_t max = COUNT_MAX, v = POISON;
+	int res;
+
+	ASSERT_EQ(8, write(fd, &max, sizeof(max)));
+	prep_poll(_metadata, &self->ring, fd, POLLOUT, 1);
+	submit(_metadata, &self->ring, 1);
+	EXPECT_PENDING("POLLOUT at the maximum count");
+
+	ASSERT_EQ(8, read(fd, &v, sizeof(v)));
+	EXPECT_EQ(COUNT_MAX, v);
+	res = reap_one(_metadata, &self->ring, 1);
+	EXPECT_EQ(POLLOUT, res) TH_LOG("poll result %#x", res);
+}
+
+/* ---- semaphore mode ------------------------------------------------------------ */
+
+/*
+ * NREADS reads queued on a zero semaphore counter: a write of 3 completes
+ * exactly three of them, each with 1, and a write of the rest completes
+ * the others. Nothing is lost and nothing is read twice.
+ */
+TEST_F(uring, semaphore_reads_each_get_one)
+{
+	int fd = NEW_COUNTER(0, EFD_SEMAPHORE);
+	int first[NREADS], second[NREADS];
+	uint64_t bufs[NREADS];
+	int i, done = 0;
+	long wret;
+
+	for (i = 0; i < NREADS; i++) {
+		first[i] = second[i] = 1;	/* no read result is 1 */
+		prep_read(_metadata, &self->ring, fd, &bufs[i], i);
+	}
+	submit(_metadata, &self->ring, NREADS);
+	EXPECT_PENDING("semaphore reads on a zero count");
+
+	wret = write_from_thread(fd, 3);
+	ASSERT_EQ(8, wret) TH_LOG("write: %s", errstr(wret));
+	reap_n(_metadata, &self->ring, 3, first, NREADS);
+	EXPECT_PENDING("a fourth read after a write of 3");
+
+	wret = write_from_thread(fd, NREADS - 3);
+	ASSERT_EQ(8, wret) TH_LOG("write: %s", errstr(wret));
+	reap_n(_metadata, &self->ring, NREADS - 3, second, NREADS);
+
+	for (i = 0; i < NREADS; i++) {
+		int res = first[i] != 1 ? first[i] : second[i];
+
+		EXPECT_FALSE(first[i] != 1 && second[i] != 1)
+			TH_LOG("read %d completed twice", i);
+		EXPECT_EQ(8, res) TH_LOG("read %d: %s", i, errstr(res));
+		EXPECT_EQ(1ULL, bufs[i]) TH_LOG("read %d", i);
+		done += first[i] != 1;
+	}
+	EXPECT_EQ(3, done) TH_LOG("reads completed by the write of 3");
+	EXPECT_EQ(POLLOUT, poll_now(fd)) TH_LOG("the count must be 0 again");
+}
+
+/* ---- cancel ------------------------------------------------------------------- */
+
+TEST_F(uring, cancel_pending_read)
+{
+	int fd = NEW_COUNTER(0, 0);
+	struct io_uring_sqe *sqe;
+	uint64_t buf;
+	int r[3] = { 1, 1, 1 };
+	long wret;
+
+	prep_read(_metadata, &self->ring, fd, &buf, 1);
+	submit(_metadata, &self->ring, 1);
+	EXPECT_PENDING("read on a zero count");
+
+	sqe = get_sqe(_metadata, &self->ring);
+	io_uring_prep_cancel64(sqe, 1, 0);
+	sqe->user_data = 2;
+	submit(_metadata, &self->ring, 1);
+	reap_n(_metadata, &self->ring, 2, r, 3);
+	EXPECT_EQ(-ECANCELED, r[1]) TH_LOG("read: %s", errstr(r[1]));
+	EXPECT_EQ(0, r[2]) TH_LOG("cancel: %s", errstr(r[2]));
+	EXPECT_EQ(POISON, buf) TH_LOG("a cancelled read must not fill the buffer");
+
+	wret = write_from_thread(fd, 9);
+	ASSERT_EQ(8, wret) TH_LOG("write: %s", errstr(wret));
+	EXPECT_PENDING("anything after the cancel");
+	EXPECT_EQ(9ULL, read_now(_metadata, fd))
+		TH_LOG("the cancelled read must not take the count");
+}
+
+TEST_HARNESS_MAIN

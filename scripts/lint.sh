@@ -68,6 +68,12 @@ make -s -C "$top/selftests" OUT="$build/selftests" \
 	KSFT_DIR="$ksrc/tools/testing/selftests" lint >&2
 verdict lint.userspace $?
 
-# Shell: scripts/*.sh, the VM-side scripts (no .sh), CI's entry point.
-(cd "$top" && shellcheck scripts/*.sh scripts/vm-* .ci/run) >&2
+# Shell: every file under scripts/ and selftests/ whose #!
+# line names a shell (the VM-side scripts have no .sh; a plan's
+# .host-files list is data), and CI's entry point.
+(
+	cd "$top" || exit 1
+	grep -lE '^#!.*[/ ](ba)?sh$' -r scripts selftests --exclude-dir=kmod |
+		sort | xargs shellcheck .ci/run
+) >&2
 verdict lint.shellcheck $?

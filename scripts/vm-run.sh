@@ -144,7 +144,7 @@ splat_re+='|blocked for more than|detected stall|Bad page (state|map)'
 # boot; that is not a leak report. Nor is a lockdep kernel's boot banner.
 benign_re='kmemleak: Kernel memory leak detector initialized'
 benign_re+='|kmemleak: Automatic memory scanning thread'
-benign_re+='|rcu: +RCU lockdep checking is enabled'
+benign_re+='|rcu:[[:space:]]+RCU lockdep checking is enabled'
 [ -z "${EVQ_LOG_IGNORE:-}" ] || benign_re+="|$EVQ_LOG_IGNORE"
 
 splats=

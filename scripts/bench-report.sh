@@ -66,12 +66,16 @@ function jstr(s) {
 	gsub(/"/, "\\\"", s)
 	return "\"" s "\""
 }
-$1 == "BENCH" && NF == 7 {
-	r = $3; k = $4
+# Rows are listed in the order they first appear.
+function addrow(r) {
 	if (!(r in seen)) {
 		seen[r] = 1
 		order[++nrows] = r
 	}
+}
+$1 == "BENCH" && NF == 7 {
+	r = $3; k = $4
+	addrow(r)
 	unit[r] = $6
 	better[r] = $7
 	n = ++cnt[r, k]
@@ -81,10 +85,7 @@ $1 == "BENCH" && NF == 7 {
 }
 $1 == "BENCH-GAP" {
 	r = $2; k = $3
-	if (!(r in seen)) {
-		seen[r] = 1
-		order[++nrows] = r
-	}
+	addrow(r)
 	s = $0
 	sub(/^BENCH-GAP [^ ]+ [^ ]+ /, "", s)
 	gap[r, k] = s

@@ -189,13 +189,10 @@ bench)
 		--timeout "$timeout" --quiet \
 		${EVQ_BENCH_APPEND:+--append "$EVQ_BENCH_APPEND"} ||
 		bench_status=$?
-	accel=${EVQ_ACCEL:-tcg}	# as vm-run.sh chooses
-	if [ -z "${EVQ_ACCEL:-}" ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
-		accel=kvm
-	fi
+	accel=$("$top/scripts/vm-run.sh" --print-accel)
+	host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 	"$top/scripts/bench-report.sh" "$verdict" "$build/bench/$kver.json" \
-		"accel=$accel" "host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' \
-		/proc/cpuinfo | head -n1)" || bench_status=1
+		"accel=$accel" "host_cpu=$host_cpu" || bench_status=1
 	log "results: $build/bench/$kver.json; console: $build/vm/$kver/bench-console.log"
 	exit "${bench_status:-0}"
 	;;

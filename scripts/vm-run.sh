@@ -4,6 +4,7 @@
 # vm-run.sh --kernel VMLINUZ --initrd INITRD --log CONSOLE.log
 #           --verdict VERDICT.log [--timeout SECONDS] [--append "ARGS"]
 #           [--mem 1G] [--smp 2] [--interactive] [--quiet] [--qemu-arg ARG]...
+# vm-run.sh --print-accel
 #
 # Boots INITRD (mkinitramfs.sh) on VMLINUZ in qemu (KVM if /dev/kvm works,
 # else TCG), waits for the VM to end, then judges the run:
@@ -24,6 +25,7 @@
 # --append: more kernel parameters, e.g. "evq.cmd=bench" (run /payload/bench
 # instead of /payload/run) or "loglevel=7" (the whole boot on the console).
 # --timeout: seconds (default 600; 0 = none).
+# --print-accel: print the accelerator a run would use (kvm or tcg), exit.
 #
 # Environment: EVQ_ACCEL=kvm|tcg forces the accelerator; EVQ_LOG_IGNORE is an
 # extended regex of console lines not to count as splats (use sparingly).
@@ -32,13 +34,13 @@ set -euo pipefail
 prog=vm-run.sh
 usage() {
 	printf 'usage: ' >&2
-	sed -n '4,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '4,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 die() { echo "$prog: $*" >&2; exit 2; }
 
 kernel='' initrd='' log='' verdict='' append='' timeout_s='' mem=1G smp=2
-interactive=0 quiet=0
+interactive=0 quiet=0 print_accel=0
 qemu_extra=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -53,10 +55,22 @@ while [ $# -gt 0 ]; do
 	--qemu-arg) qemu_extra+=("${2:?}"); shift 2 ;;
 	--interactive) interactive=1; shift ;;
 	--quiet) quiet=1; shift ;;
+	--print-accel) print_accel=1; shift ;;
 	-h | --help) usage ;;
 	*) echo "$prog: unknown argument $1" >&2; usage ;;
 	esac
 done
+accel=${EVQ_ACCEL:-}
+if [ -z "$accel" ]; then
+	if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then accel=kvm; else accel=tcg; fi
+fi
+case $accel in
+kvm) cpu=host ;;
+tcg) cpu=max ;; # AMD-flavoured "QEMU TCG CPU"; boots both kernels cleanly
+*) die "EVQ_ACCEL must be kvm or tcg" ;;
+esac
+[ "$print_accel" -eq 0 ] || { echo "$accel"; exit 0; }
+
 if [ -z "$kernel" ] || [ -z "$initrd" ] || [ -z "$log" ] || [ -z "$verdict" ]; then
 	usage
 fi
@@ -68,16 +82,6 @@ fi
 case $timeout_s in *[!0-9]* | "") die "bad --timeout $timeout_s" ;; esac
 # qemu's chardev options are comma-separated: no commas in these paths.
 case $log$verdict in *,*) die "no commas in --log/--verdict paths" ;; esac
-
-accel=${EVQ_ACCEL:-}
-if [ -z "$accel" ]; then
-	if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then accel=kvm; else accel=tcg; fi
-fi
-case $accel in
-kvm) cpu=host ;;
-tcg) cpu=max ;; # AMD-flavoured "QEMU TCG CPU"; boots both kernels cleanly
-*) die "EVQ_ACCEL must be kvm or tcg" ;;
-esac
 
 # Kernel parameters. loglevel=5: warnings and worse (every splat) reach the
 # console during boot but the ~350 info lines do not; vm-init raises the

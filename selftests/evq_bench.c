@@ -166,11 +166,14 @@ static void close_all(int *fds, int n)
 }
 
 /*
- * Start @n threads running @fn(@args + i * @size); on failure join what
- * started and return -1.
+ * Start @n threads running @fn(@args + i * @size). One that cannot be
+ * created ends the program, reported against @row: those already started
+ * wait at a barrier that will never open, so they can be neither joined
+ * nor stopped.
  */
-static int start_threads(pthread_t *tids, int n, void *(*fn)(void *),
-			 void *args, size_t size)
+static void start_threads(pthread_t *tids, int n, void *(*fn)(void *),
+			  void *args, size_t size, const char *row,
+			  enum kind kind)
 {
 	for (int i = 0; i < n; i++) {
 		int err = pthread_create(&tids[i], NULL, fn,
@@ -178,10 +181,10 @@ static int start_threads(pthread_t *tids, int n, void *(*fn)(void *),
 
 		if (err) {
 			errno = err;
-			return -1;
+			bench_err(row, kind, "pthread_create");
+			exit(1);
 		}
 	}
-	return 0;
 }
 
 static void join_threads(pthread_t *tids, int n)
@@ -318,10 +321,8 @@ static int w2_run(enum kind kind, int nthreads, const char *row)
 			goto out;
 		}
 	}
-	if (start_threads(tids, nthreads, w2_thread, args, sizeof(args[0]))) {
-		bench_err(row, kind, "pthread_create");
-		goto out;	/* a thread that did start waits forever: exit */
-	}
+	start_threads(tids, nthreads, w2_thread, args, sizeof(args[0]), row,
+		      kind);
 	join_threads(tids, nthreads);
 	for (int i = 0; i < nthreads; i++) {
 		if (args[i].err) {
@@ -759,10 +760,7 @@ static int w5_run(enum kind kind, int mode, const char *row)
 		wk[i].w = &w;
 		wk[i].cpu = i;
 	}
-	if (start_threads(tids, W5_WORKERS, w5_worker, wk, sizeof(wk[0]))) {
-		bench_err(row, kind, "pthread_create");
-		exit(1);	/* started workers wait at the barrier */
-	}
+	start_threads(tids, W5_WORKERS, w5_worker, wk, sizeof(wk[0]), row, kind);
 	pthread_barrier_wait(&w.start);
 	/* The writer: 1 to every counter in turn, as perf's does. */
 	start = now_ns();
@@ -895,10 +893,7 @@ static int w6_epoll_ctl(enum kind kind)
 			}
 		}
 	}
-	if (start_threads(tids, W5_WORKERS, w6_worker, wk, sizeof(wk[0]))) {
-		bench_err("W6", kind, "pthread_create");
-		exit(1);
-	}
+	start_threads(tids, W5_WORKERS, w6_worker, wk, sizeof(wk[0]), "W6", kind);
 	join_threads(tids, W5_WORKERS);
 	for (int t = 0; t < W5_WORKERS; t++) {
 		if (wk[t].err) {
@@ -976,10 +971,8 @@ static int w7_contention(enum kind kind)
 	}
 	for (int i = 0; i < W7_PRODUCERS; i++)
 		pr[i].w = &w;
-	if (start_threads(tids, W7_PRODUCERS, w7_producer, pr, sizeof(pr[0]))) {
-		bench_err("W7", kind, "pthread_create");
-		exit(1);
-	}
+	start_threads(tids, W7_PRODUCERS, w7_producer, pr, sizeof(pr[0]), "W7",
+		      kind);
 	pthread_barrier_wait(&w.start);
 	start = now_ns();
 	deadline = start + run_ns();

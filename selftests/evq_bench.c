@@ -195,70 +195,61 @@ static void join_threads(pthread_t *tids, int n)
 
 /* ---- W1: floors ---------------------------------------------------------- */
 
-/* Run @op until run_ns() has passed; ns per call, or -1 on an error. */
-static double timed_loop(int (*op)(int), int fd)
+/*
+ * Run @op(@arg) on this thread until run_ns() has passed and emit row @row
+ * in ns per call; or, if a call fails, report @what and return -1. The one
+ * timing loop of every single-thread ns/op row (W1, W11).
+ */
+static int timed_row(const char *row, enum kind kind, int (*op)(void *),
+		     void *arg, const char *what)
 {
 	uint64_t start = now_ns(), deadline = start + run_ns(), end, n = 0;
 
 	do {
 		for (int i = 0; i < CLOCK_EVERY; i++)
-			if (op(fd) < 0)
-				return -1;
+			if (op(arg) < 0)
+				return bench_err(row, kind, what);
 		n += CLOCK_EVERY;
 		end = now_ns();
 	} while (end < deadline);
-	return (double)(end - start) / (double)n;
+	emit(row, kind, (double)(end - start) / (double)n, "ns/op", true);
+	return 0;
 }
 
-static int op_getppid(int fd)
+static int op_getppid(void *arg)
 {
-	(void)fd;
+	(void)arg;
 	return syscall(SYS_getppid) < 0 ? -1 : 0;
 }
 
-static int op_read8(int fd)
+static int op_read8(void *arg)
 {
 	uint64_t v;
 
-	return read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v) ? 0 : -1;
+	return read(*(int *)arg, &v, sizeof(v)) == (ssize_t)sizeof(v) ? 0 : -1;
 }
 
-static int op_write8(int fd)
+static int op_write8(void *arg)
 {
 	uint64_t v = 1;
 
-	return write(fd, &v, sizeof(v)) == (ssize_t)sizeof(v) ? 0 : -1;
+	return write(*(int *)arg, &v, sizeof(v)) == (ssize_t)sizeof(v) ? 0 : -1;
 }
 
 static int w1_floors(enum kind kind)
 {
 	int zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
 	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	double t;
 	int ret = -1;
 
 	if (zero < 0 || null < 0) {
 		bench_err("W1", kind, "open /dev/zero or /dev/null");
 		goto out;
 	}
-	t = timed_loop(op_getppid, -1);
-	if (t < 0) {
-		bench_err("W1.getppid", kind, "getppid");
+	if (timed_row("W1.getppid", kind, op_getppid, NULL, "getppid") ||
+	    timed_row("W1.read_devzero", kind, op_read8, &zero, "read") ||
+	    timed_row("W1.write_devnull", kind, op_write8, &null, "write"))
 		goto out;
-	}
-	emit("W1.getppid", kind, t, "ns/op", true);
-	t = timed_loop(op_read8, zero);
-	if (t < 0) {
-		bench_err("W1.read_devzero", kind, "read");
-		goto out;
-	}
-	emit("W1.read_devzero", kind, t, "ns/op", true);
-	t = timed_loop(op_write8, null);
-	if (t < 0) {
-		bench_err("W1.write_devnull", kind, "write");
-		goto out;
-	}
-	emit("W1.write_devnull", kind, t, "ns/op", true);
 	ret = 0;
 out:
 	if (zero >= 0)
@@ -1303,53 +1294,51 @@ static int w9_herd(enum kind kind)
 
 /* ---- W11: create + close ------------------------------------------------- */
 
-static int w11_run(enum kind kind, unsigned int initval, int flags,
-		   const char *row)
+struct w11_arg {
+	enum kind kind;
+	unsigned int initval;
+	int flags;
+};
+
+static int op_create_close(void *arg)
 {
-	uint64_t start = now_ns(), deadline = start + run_ns(), end, n = 0;
+	const struct w11_arg *a = arg;
+	int fd = counter(a->kind, a->initval, a->flags);
 
-	do {
-		for (int i = 0; i < CLOCK_EVERY; i++) {
-			int fd = counter(kind, initval, flags);
-
-			if (fd < 0)
-				return bench_err(row, kind, "create counter");
-			close(fd);
-		}
-		n += CLOCK_EVERY;
-		end = now_ns();
-	} while (end < deadline);
-	emit(row, kind, (double)(end - start) / (double)n, "ns/op", true);
+	if (fd < 0)
+		return -1;
+	close(fd);
 	return 0;
 }
 
 static int w11_lifecycle(enum kind kind)
 {
-	if (w11_run(kind, 0, EFD_CLOEXEC, "W11.plain"))
+	struct w11_arg plain = { kind, 0, EFD_CLOEXEC };
+	struct w11_arg setup = { kind, 1, EFD_CLOEXEC | EFD_SEMAPHORE };
+
+	if (timed_row("W11.plain", kind, op_create_close, &plain,
+		      "create counter"))
 		return -1;
-	return w11_run(kind, 1, EFD_CLOEXEC | EFD_SEMAPHORE, "W11.setup");
+	return timed_row("W11.setup", kind, op_create_close, &setup,
+			 "create counter");
+}
+
+static int op_open_close_devnull(void *arg)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	(void)arg;
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
 }
 
 /* The floor of W11 for a device: open("/dev/null") + close. */
 static int w11_floor(enum kind kind)
 {
-	uint64_t start = now_ns(), deadline = start + run_ns(), end, n = 0;
-
-	do {
-		for (int i = 0; i < CLOCK_EVERY; i++) {
-			int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-			if (fd < 0)
-				return bench_err("W11.open_devnull", kind,
-						 "open /dev/null");
-			close(fd);
-		}
-		n += CLOCK_EVERY;
-		end = now_ns();
-	} while (end < deadline);
-	emit("W11.open_devnull", kind, (double)(end - start) / (double)n,
-	     "ns/op", true);
-	return 0;
+	return timed_row("W11.open_devnull", kind, op_open_close_devnull, NULL,
+			 "open /dev/null");
 }
 
 /* ---- main ---------------------------------------------------------------- */

@@ -65,8 +65,9 @@ build_module() {
 # make_payload DIR KO RUNSCRIPT: the /payload tree of the initramfs: the
 # module, everything the selftests Makefile put in its OUT directory (test
 # binaries, tools, and an optional host-files list, see mkinitramfs.sh), the
-# plan to run and the shell setup. A plan may name host programs it needs
-# in RUNSCRIPT.host-files (same format).
+# plan to run, the helpers the plans source (lib) and the shell setup. A
+# plan may name host programs it needs in RUNSCRIPT.host-files (same
+# format).
 make_payload() {
 	local dir=$1 ko=$2 run=$3
 	rm -rf "$dir"
@@ -75,6 +76,7 @@ make_payload() {
 	cp "$(dirname "$ko")/selftests/kmod/evq_testmod.ko" "$dir/"
 	cp -a "$build/selftests/." "$dir/"
 	cp "$run" "$dir/run"
+	cp "$top/scripts/vm-payload-lib" "$dir/lib"
 	[ ! -f "$run.host-files" ] || cat "$run.host-files" >>"$dir/host-files"
 	cp "$top/scripts/vm-payload-setup" "$dir/setup"
 }

@@ -106,6 +106,12 @@ prepare() {
 		cp "$top/scripts/vm-payload-tests" "$build/vm/$kver/payload/tests"
 	INITRD=$build/vm/$kver/initrd.cpio.gz
 	"$top/scripts/mkinitramfs.sh" "$INITRD" "$build/vm/$kver/payload"
+	# KVM or TCG: probed once, on the first kernel (vm-run.sh says why).
+	if [ -z "${EVQ_ACCEL:-}" ]; then
+		EVQ_ACCEL=$("$top/scripts/vm-run.sh" --print-accel --kernel "$VMLINUZ")
+		export EVQ_ACCEL
+		log "accelerator: $EVQ_ACCEL"
+	fi
 }
 
 pick_kver() {
@@ -191,7 +197,7 @@ bench)
 		--timeout "$timeout" --quiet \
 		${EVQ_BENCH_APPEND:+--append "$EVQ_BENCH_APPEND"} ||
 		bench_status=$?
-	accel=$("$top/scripts/vm-run.sh" --print-accel)
+	accel=$EVQ_ACCEL
 	host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 	"$top/scripts/bench-report.sh" "$verdict" "$build/bench/$kver.json" \
 		"accel=$accel" "host_cpu=$host_cpu" || bench_status=1

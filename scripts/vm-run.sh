@@ -4,7 +4,7 @@
 # vm-run.sh --kernel VMLINUZ --initrd INITRD --log CONSOLE.log
 #           --verdict VERDICT.log [--timeout SECONDS] [--append "ARGS"]
 #           [--mem 1G] [--smp 2] [--interactive] [--quiet] [--qemu-arg ARG]...
-# vm-run.sh --print-accel
+# vm-run.sh --print-accel [--kernel VMLINUZ]
 #
 # Boots INITRD (mkinitramfs.sh) on VMLINUZ in qemu (KVM if /dev/kvm works,
 # else TCG), waits for the VM to end, then judges the run:
@@ -26,6 +26,14 @@
 # instead of /payload/run) or "loglevel=7" (the whole boot on the console).
 # --timeout: seconds (default 600; 0 = none).
 # --print-accel: print the accelerator a run would use (kvm or tcg), exit.
+#
+# KVM is used only when /dev/kvm is there AND a probe boot of the kernel
+# under it gets as far as the kernel's own panic for a missing root (a few
+# seconds): some hosts have a /dev/kvm whose qemu aborts at the first vCPU
+# register write ("failed to set MSR") or faults on the guest's first
+# instructions. Callers that boot several times probe once and export
+# EVQ_ACCEL (evq-vm.sh does). Without --kernel, --print-accel cannot probe
+# and says tcg unless EVQ_ACCEL says otherwise.
 #
 # Environment: EVQ_ACCEL=kvm|tcg forces the accelerator; EVQ_LOG_IGNORE is an
 # extended regex of console lines not to count as splats (use sparingly).
@@ -60,9 +68,21 @@ while [ $# -gt 0 ]; do
 	*) echo "$prog: unknown argument $1" >&2; usage ;;
 	esac
 done
+# kvm_works VMLINUZ: does this kernel boot under KVM? See the header.
+kvm_works() {
+	local out
+	[ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
+	out=$(timeout -k 5 60 qemu-system-x86_64 -nodefaults -no-user-config \
+		-no-reboot -accel kvm -cpu host -m 256 -display none \
+		-kernel "$1" -serial stdio \
+		-append "console=ttyS0 loglevel=1 panic=-1 root=/dev/evq-none" \
+		</dev/null 2>&1) || return 1
+	grep -q 'Kernel panic' <<<"$out"
+}
+
 accel=${EVQ_ACCEL:-}
 if [ -z "$accel" ]; then
-	if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then accel=kvm; else accel=tcg; fi
+	if [ -n "$kernel" ] && kvm_works "$kernel"; then accel=kvm; else accel=tcg; fi
 fi
 case $accel in
 kvm) cpu=host ;;

@@ -2,11 +2,14 @@
 #
 # make               build evq.ko for the running kernel (KDIR=... for another)
 # make run           boot a VM (KVER=6.12 default, or 6.1), load evq, run the demo
-# make check         lint, then every test on Debian's kernels and on the
-#                    debug kernel (lockdep, KASAN, kmemleak, failslab):
-#                    "N passed, N failed"
-# make check-fast    the same without the debug kernel
-# make check-debug   the debug kernel alone
+# make check         lint, then every test on every lane of scripts/lanes:
+#                    Debian's 6.1, 6.12 and 6.12 PREEMPT_RT kernels, the
+#                    debug kernel (lockdep, KASAN, kmemleak, failslab) and
+#                    the rt-kcsan kernel (PREEMPT_RT, lockdep, KCSAN, evq
+#                    built in): "N passed, N failed". LANES="6.12 debug"
+#                    picks lanes by name
+# make check-fast    lint and the Debian kernels only (no kernel build)
+# make check-debug   the built kernels only
 # make lint          checkpatch, W=1 + sparse on both kernels, userspace linters
 # make shell         the same VM with evq loaded and a shell on the console
 # make bench         benchmarks, native eventfd vs evq in one VM boot (KVER=)

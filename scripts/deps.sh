@@ -22,7 +22,7 @@ DEPS=(
 	kmod             # modinfo, depmod
 	sparse           # make lint (C=2)
 	cppcheck clang-tidy shellcheck  # make lint (userspace, shell)
-	ccache           # debug-kernel rebuilds (build-debug-kernel.sh)
+	ccache           # kernel rebuilds (build-kernel.sh)
 	liburing-dev     # selftests
 	linux-source-6.12  # kselftest harness, checkpatch.pl
 	xz-utils         # unpacking linux-source

@@ -74,7 +74,7 @@ info=$(apt-cache show --no-all-versions "$hdr" 2>/dev/null) || {
 ver=$(sed -n 's/^Version: //p' <<<"$info" | head -n1)
 deps=$(sed -n 's/^Depends: //p' <<<"$info" | head -n1 | tr ',|' '\n' |
 	sed -E 's/^ +//; s/ .*//')
-common=$(grep -E '^linux-headers-.*-common$' <<<"$deps" | head -n1) || true
+common=$(grep -E '^linux-headers-.*-common(-rt)?$' <<<"$deps" | head -n1) || true
 kbuild=$(grep -E '^linux-kbuild-' <<<"$deps" | head -n1) || true
 if [ -z "$common" ] || [ -z "$kbuild" ]; then
 	log "cannot find -common/kbuild in the Depends of $hdr $ver"

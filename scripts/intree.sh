@@ -138,7 +138,7 @@ config EVQ
 	  poll(), select() and epoll support. EVQ_IOC_SETUP sets the initial
 	  count and semaphore mode of a fresh counter. Other kernel code can
 	  signal a counter a process hands it, from any context, through the
-	  API in include/evq/evq_kernel.h.
+	  API in drivers/misc/evq/include/evq/evq_kernel.h.
 
 	  See Documentation/userspace-api/evq.rst.
 

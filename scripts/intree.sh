@@ -288,6 +288,12 @@ read() into a bad buffer leaves the count unchanged instead of losing it,
 and write_iter honours IOCB_NOWAIT, so io_uring writes are issued inline
 instead of in an io-wq worker.
 
+Why a device and not more eventfd flags: evq can grow through ioctls on
+its own file (type 0xE7, numbers 0x01-0x3f are reserved for a peek that
+does not consume, a configurable maximum and a wake-one mode) without
+touching eventfd's ABI or its users, and it is a small, self-contained
+misc driver.
+
 A counter is created by open(2) with O_NONBLOCK and O_CLOEXEC as wanted;
 EVQ_IOC_SETUP, once and before first use, sets a non-zero initial count
 or semaphore mode. Every other ioctl number of type 0xE7 fails with

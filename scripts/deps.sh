@@ -27,6 +27,8 @@ DEPS=(
 	linux-source-6.12  # kselftest harness, checkpatch.pl
 	xz-utils         # unpacking linux-source
 	linux-perf       # make bench: perf bench epoll wait in the VM
+	python3-docutils  # intree-check.sh: evq.rst parses
+	rsync            # intree-check.sh: kselftest's make install
 )
 # shellcheck disable=SC2206 # word splitting wanted
 [ -z "${EVQ_EXTRA_DEPS:-}" ] || DEPS+=($EVQ_EXTRA_DEPS)

@@ -14,6 +14,9 @@
 #   lint.userspace       selftests' lint target (cppcheck, clang-tidy)
 #   lint.shellcheck      shellcheck on every shell script (settings and
 #                        accepted exceptions in .shellcheckrc)
+#   intree.*             evq as a kernel patch (scripts/intree-check.sh):
+#                        applies, checkpatch with the tree, W=1 builds with
+#                        CONFIG_EVQ=y and =m, kselftest target, evq.rst
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -77,3 +80,6 @@ verdict lint.userspace $?
 		sort | xargs shellcheck .ci/run
 ) >&2
 verdict lint.shellcheck $?
+
+# evq as a patch to Debian's linux-source-6.12; prints its own verdicts.
+"$top/scripts/intree-check.sh" "$build"

@@ -27,6 +27,8 @@ DEPS=(
 	linux-source-6.12  # kselftest harness, checkpatch.pl
 	xz-utils         # unpacking linux-source
 	linux-perf       # make bench: perf bench epoll wait in the VM
+	gnuplot-nox jq   # make bench: the chart (bench-chart.sh)
+	mandoc           # make lint: the man pages in docs/
 )
 # shellcheck disable=SC2206 # word splitting wanted
 [ -z "${EVQ_EXTRA_DEPS:-}" ] || DEPS+=($EVQ_EXTRA_DEPS)

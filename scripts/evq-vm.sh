@@ -16,7 +16,8 @@
 #   check-fast   check without the debug kernel
 #   check-debug  the debug kernel alone (no lint, no Debian kernels)
 #   bench  boot one kernel (KVER) and run the benchmarks (vm-payload-bench),
-#          print the table, write $BUILD/bench/KVER.json
+#          print the table, write $BUILD/bench/KVER.json and the chart
+#          $BUILD/bench/KVER.svg (bench-chart.sh)
 #
 # Environment: BUILD (default ./build), KVER (run/shell: a full version such
 # as 6.1.0-56-amd64, or just 6.1 / 6.12, or "debug"), EVQ_KVERS (the Debian
@@ -192,6 +193,8 @@ bench)
 	prepare "$kver" "$top/scripts/vm-payload-bench"
 	log "booting $kver for the benchmarks (a few minutes under TCG)"
 	verdict=$build/vm/$kver/bench-verdict.log
+	# The host's load averages before and after: was anything else running?
+	load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 	"$top/scripts/vm-run.sh" --kernel "$VMLINUZ" --initrd "$INITRD" \
 		--log "$build/vm/$kver/bench-console.log" --verdict "$verdict" \
 		--timeout "$timeout" --quiet \
@@ -199,9 +202,16 @@ bench)
 		bench_status=$?
 	accel=$EVQ_ACCEL
 	host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+	load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 	"$top/scripts/bench-report.sh" "$verdict" "$build/bench/$kver.json" \
-		"accel=$accel" "host_cpu=$host_cpu" || bench_status=1
-	log "results: $build/bench/$kver.json; console: $build/vm/$kver/bench-console.log"
+		"accel=$accel" "host_cpu=$host_cpu" "host_loadavg_before=$load_before" \
+		"host_loadavg_after=$load_after" ||
+		bench_status=1
+	if [ -f "$build/bench/$kver.json" ]; then
+		"$top/scripts/bench-chart.sh" "$build/bench/$kver.json" \
+			"$build/bench/$kver.svg" || bench_status=1
+	fi
+	log "results: $build/bench/$kver.json, chart $build/bench/$kver.svg; console: $build/vm/$kver/bench-console.log"
 	exit "${bench_status:-0}"
 	;;
 lint)

@@ -205,7 +205,7 @@ bench)
 	load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 	"$top/scripts/bench-report.sh" "$verdict" "$build/bench/$kver.json" \
 		"accel=$accel" "host_cpu=$host_cpu" "host_loadavg_before=$load_before" \
-		"host_loadavg_after=$load_after" ||
+		"host_loadavg_after=$load_after" "host_cpus=$(nproc)" ||
 		bench_status=1
 	if [ -f "$build/bench/$kver.json" ]; then
 		"$top/scripts/bench-chart.sh" "$build/bench/$kver.json" \

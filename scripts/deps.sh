@@ -28,7 +28,7 @@ DEPS=(
 	xz-utils         # unpacking linux-source
 	linux-perf       # make bench: perf bench epoll wait in the VM
 	gnuplot-nox jq   # make bench: the chart (bench-chart.sh)
-	mandoc           # make lint: the man pages in docs/
+	mandoc groff-base  # make lint: the man pages in docs/
 )
 # shellcheck disable=SC2206 # word splitting wanted
 [ -z "${EVQ_EXTRA_DEPS:-}" ] || DEPS+=($EVQ_EXTRA_DEPS)

@@ -16,6 +16,9 @@
 # make selftests     build the selftests for running on this machine
 # make testmod       build selftests/kmod/evq_testmod.ko (evq_kapi_test needs it)
 # make install       install evq.ko for the running kernel (then: modprobe evq)
+#                    and the man pages (install-man)
+# make install-man   docs/*.3 and docs/*.4 into $(DESTDIR)$(MANDIR)/man3, man4
+#                    (MANDIR=$(PREFIX)/share/man, PREFIX=/usr/local)
 # make dkms-install  register with DKMS so evq is rebuilt for new kernels
 # make clean         remove what `make` built; `make distclean` also ./build
 
@@ -23,6 +26,8 @@ KDIR ?= /lib/modules/$(shell uname -r)/build
 BUILD ?= $(CURDIR)/build
 VERSION := 0.1
 DKMS_DIR := /usr/src/evq-$(VERSION)
+PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man
 
 export BUILD
 
@@ -31,9 +36,14 @@ all: module
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
-install: module
+install: module install-man
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
 	depmod -a $(notdir $(patsubst %/build,%,$(KDIR)))
+
+install-man:
+	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man4
+	install -m 0644 docs/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 0644 docs/*.4 $(DESTDIR)$(MANDIR)/man4/
 
 dkms-install:
 	rm -rf $(DKMS_DIR)
@@ -88,5 +98,5 @@ clean:
 distclean: clean
 	rm -rf $(BUILD)
 
-.PHONY: all module install dkms-install dkms-uninstall selftests testmod run shell \
+.PHONY: all module install install-man dkms-install dkms-uninstall selftests testmod run shell \
 	check check-fast check-debug lint bench clean distclean

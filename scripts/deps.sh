@@ -29,6 +29,8 @@ DEPS=(
 	linux-perf       # make bench: perf bench epoll wait in the VM
 	python3-docutils  # intree-check.sh: evq.rst parses
 	rsync            # intree-check.sh: kselftest's make install
+	gnuplot-nox jq   # make bench: the chart (bench-chart.sh)
+	mandoc groff-base  # make lint: the man pages in docs/
 )
 # shellcheck disable=SC2206 # word splitting wanted
 [ -z "${EVQ_EXTRA_DEPS:-}" ] || DEPS+=($EVQ_EXTRA_DEPS)

@@ -16,7 +16,8 @@
 #   check-fast   check with only the debian: lanes (no kernel build)
 #   check-debug  only the built: lanes (no lint, no Debian kernels)
 #   bench  boot one kernel (KVER) and run the benchmarks (scripts/guest/bench),
-#          print the table, write $BUILD/bench/KVER.json
+#          print the table, write $BUILD/bench/KVER.json and the chart
+#          $BUILD/bench/KVER.svg (bench-chart.sh)
 #
 # Environment: BUILD (default ./build), KVER (run/shell/bench: a lane name
 # such as 6.1, 6.12, 6.12-rt, debug, or a full Debian version),
@@ -274,14 +275,24 @@ bench)
 	name=$(pick_lane)
 	prepare "$name" bench
 	log "booting $KLABEL for the benchmarks (a few minutes under TCG)"
+	# The host's load averages before and after: was anything else running?
+	load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 	boot bench --timeout "$timeout" --stall "$stall" --quiet \
 		${EVQ_BENCH_APPEND:+--append "$APPEND $EVQ_BENCH_APPEND"} ||
 		bench_status=$?
 	host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
-	"$top/scripts/bench-report.sh" "$VMDIR/bench-verdict.log" \
-		"$build/bench/$KLABEL.json" \
-		"accel=$EVQ_ACCEL" "host_cpu=$host_cpu" || bench_status=1
-	log "results: $build/bench/$KLABEL.json; console: $VMDIR/bench-console.log"
+	load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+	json=$build/bench/$KLABEL.json
+	"$top/scripts/bench-report.sh" "$VMDIR/bench-verdict.log" "$json" \
+		"accel=$EVQ_ACCEL" "host_cpu=$host_cpu" \
+		"host_loadavg_before=$load_before" \
+		"host_loadavg_after=$load_after" "host_cpus=$(nproc)" ||
+		bench_status=1
+	if [ -f "$json" ]; then
+		"$top/scripts/bench-chart.sh" "$json" "${json%.json}.svg" ||
+			bench_status=1
+	fi
+	log "results: $json, chart ${json%.json}.svg; console: $VMDIR/bench-console.log"
 	exit "${bench_status:-0}"
 	;;
 lint)

@@ -67,11 +67,17 @@ touched=(
 
 die() { echo "intree.sh: $*" >&2; exit 1; }
 
-# put DEST: stdin becomes DEST, as a new file mv'd over any old one.
+# put DEST: stdin becomes DEST, as a new file mv'd over any old one. A
+# DEST that already has this content is left alone, so that laying evq
+# into a built tree again makes make rebuild only what changed.
 put() {
 	mkdir -p "$(dirname "$1")"
 	cat >"$1.evq-new"
-	mv -f "$1.evq-new" "$1"
+	if cmp -s "$1.evq-new" "$1"; then
+		rm -f "$1.evq-new"
+	else
+		mv -f "$1.evq-new" "$1"
+	fi
 }
 
 # copy SRC DEST: a repository file into the tree (a new inode, never a link).
@@ -110,13 +116,17 @@ lay() {
 	# The driver. evq_compat.h is out-of-tree only (see above).
 	for f in "$top"/module/*.c "$top"/module/*.h; do
 		f=${f#"$top"/}
-		[ "$f" = module/evq_compat.h ] && continue
-		copy "$f" "$t/$kd/${f#module/}"
+		case $f in
+		module/evq_compat.h) ;;
+		module/evq_main.c)
+			grep -qx '#include "evq_compat.h"' "$top/$f" ||
+				die "evq_main.c no longer includes evq_compat.h: update intree.sh"
+			grep -vx '#include "evq_compat.h"' "$top/$f" |
+				put "$t/$kd/evq_main.c"
+			;;
+		*) copy "$f" "$t/$kd/${f#module/}" ;;
+		esac
 	done
-	grep -qx '#include "evq_compat.h"' "$t/$kd/evq_main.c" ||
-		die "evq_main.c no longer includes evq_compat.h: update intree.sh"
-	grep -vx '#include "evq_compat.h"' "$top/module/evq_main.c" |
-		put "$t/$kd/evq_main.c"
 	copy module/include/evq/evq_kernel.h "$t/$kd/include/evq/evq_kernel.h"
 
 	objs=$(kbuild_objs)
@@ -137,8 +147,9 @@ config EVQ
 	  read() and write(), blocking and non-blocking, semaphore mode, and
 	  poll(), select() and epoll support. EVQ_IOC_SETUP sets the initial
 	  count and semaphore mode of a fresh counter. Other kernel code can
-	  signal a counter a process hands it, from any context, through the
-	  API in drivers/misc/evq/include/evq/evq_kernel.h.
+	  signal a counter a process hands it, from any context (on
+	  PREEMPT_RT, any but hard IRQ), through the API in
+	  drivers/misc/evq/include/evq/evq_kernel.h.
 
 	  See Documentation/userspace-api/evq.rst.
 

@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -431,6 +432,90 @@ static void *writer_loop_fn(void *arg)
 			w->ret = -errno;
 	}
 	return NULL;
+}
+
+/* The waker of signal_from_a_task_that_preempted_a_waker_is_allowed. */
+struct waker_loop {
+	pthread_t thread;
+	int fd;			/* a counter registered in an epoll set */
+	atomic_bool stop;
+	long ret;
+	unsigned long writes;
+};
+
+static int pin_to_cpu0(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}
+
+static void *waker_loop_fn(void *arg)
+{
+	struct waker_loop *w = arg;
+	uint64_t one = 1, v;
+
+	w->ret = pin_to_cpu0();
+	while (!w->ret && !atomic_load(&w->stop)) {
+		/* Every write wakes the epoll entry, under the counter's lock. */
+		if (write(w->fd, &one, sizeof(one)) != sizeof(one))
+			w->ret = -errno;
+		else if (++w->writes % 1024 == 0 &&
+			 read(w->fd, &v, sizeof(v)) != sizeof(v))
+			w->ret = -errno;
+	}
+	return NULL;
+}
+
+/*
+ * The recursion guard marks the task that is inside an evq wake-up, not
+ * the CPU. On PREEMPT_RT a wake-up runs with preemption on, so another
+ * task may run on that CPU in the middle of it, and it must still be
+ * allowed to signal. Here a SCHED_FIFO task shares CPU 0 with a task that
+ * wakes an epoll entry in a loop, and wakes up every 50 us to signal: on
+ * RT it often preempts the waker inside its wake-up. Not one signal may be
+ * refused. (With the guard as a per-CPU flag, RT refused them; elsewhere
+ * the wake-up runs with interrupts off and the high-priority task waits.)
+ */
+TEST_F(kapi, signal_from_a_task_that_preempted_a_waker_is_allowed)
+{
+	enum { ROUNDS = 2000 };
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct sched_param prio = { .sched_priority = 10 };
+	struct waker_loop w = { .fd = evq_eventfd(0, EFD_CLOEXEC) };
+	struct evq_testmod_stats st;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	long ret = 0;
+	int i;
+
+	ASSERT_LE(0, w.fd);
+	ASSERT_LE(0, ep);
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, w.fd, &ev));
+	ASSERT_EQ(0, attach(self->tm, self->fd));
+	ASSERT_EQ(0, pin_to_cpu0());
+	ASSERT_EQ(0, pthread_create(&w.thread, NULL, waker_loop_fn, &w));
+	ASSERT_EQ(0, sched_setscheduler(0, SCHED_FIFO, &prio))
+		TH_LOG("SCHED_FIFO: %s (needs root)", strerror(errno));
+	for (i = 0; i < ROUNDS && !ret; i++) {
+		usleep(50);
+		ret = tm_signal(self->tm, 1, 1, EVQ_TESTMOD_BURST);
+	}
+	prio.sched_priority = 0;
+	sched_setscheduler(0, SCHED_OTHER, &prio);
+	atomic_store(&w.stop, true);
+	pthread_join(w.thread, NULL);
+	EXPECT_EQ(0, ret) TH_LOG("SIGNAL: %s", errstr(ret));
+	EXPECT_EQ(0, w.ret) TH_LOG("waker: %s", errstr(w.ret));
+	st = stats(_metadata, self->tm);
+	EXPECT_EQ(0ULL, st.refused)
+		TH_LOG("%llu of %d signals refused while the waker made %lu writes",
+		       (unsigned long long)st.refused, ROUNDS, w.writes);
+	EXPECT_EQ((uint64_t)ROUNDS, st.signalled);
+	EXPECT_EQ((uint64_t)ROUNDS, read_until(self->fd, ROUNDS));
+	close(ep);
+	close(w.fd);
 }
 
 /*

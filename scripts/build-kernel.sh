@@ -42,13 +42,13 @@ recipe=2
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 usage="usage: build-kernel.sh BUILDDIR NAME"
 build=$(realpath -m "${1:?$usage}")
-name=${2:?$usage}
-fragments=("$top/scripts/kconfig/base.config" "$top/scripts/kconfig/$name.config")
+kname=${2:?$usage}
+fragments=("$top/scripts/kconfig/base.config" "$top/scripts/kconfig/$kname.config")
 jobs=${JOBS:-$(nproc)}
 tarball=/usr/src/linux-source-6.12.tar.xz
 srcpkg=linux-source-6.12
 
-log() { echo "build-kernel($name): $*" >&2; }
+log() { echo "build-kernel($kname): $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 for f in "${fragments[@]}"; do [ -r "$f" ] || die "$f missing"; done
@@ -132,9 +132,9 @@ built() {
 # Fast path: nothing to do when this key was built already.
 if installed "$srcpkg" && command -v gcc >/dev/null; then
 	key=$(cache_key)
-	obj=$build/kernel-$name/$key/build
-	if built "$build/kernel-$name/$key"; then
-		log "up to date: $build/kernel-$name/$key"
+	obj=$build/kernel-$kname/$key/build
+	if built "$build/kernel-$kname/$key"; then
+		log "up to date: $build/kernel-$kname/$key"
 		result
 		exit 0
 	fi
@@ -144,7 +144,7 @@ ensure_packages
 [ -r "$tarball" ] || die "$tarball missing after installing $srcpkg"
 version=$(dpkg-query -W -f '${Version}' "$srcpkg")
 key=$(cache_key)
-keydir=$build/kernel-$name/$key
+keydir=$build/kernel-$kname/$key
 obj=$keydir/build
 extracted=$build/$srcpkg
 src=$extracted

@@ -78,17 +78,15 @@ build_module() {
 		{ log "evq_testmod build failed for $kdir"; return 1; }
 }
 
-# make_payload DIR MODDIR PLAN KSRC: the /payload tree of the initramfs: the
+# make_payload DIR MODDIR PLAN: the /payload tree of the initramfs: the
 # modules built in MODDIR (evq.ko unless the kernel has evq built in),
 # everything the selftests Makefile put in its OUT directory (test
 # binaries, tools, and an optional host-files list, see mkinitramfs.sh),
 # every plan of scripts/guest (PLAN as "run"; plans may run each other),
 # the helpers they source (lib) and the shell setup. A plan may name host
-# programs it needs in PLAN.host-files (same format). When KSRC has evq's
-# in-tree selftests, the kernel's own kselftest runner and those tests
-# are installed in kselftest/, as a kernel CI would install them.
+# programs it needs in PLAN.host-files (same format).
 make_payload() {
-	local dir=$1 moddir=$2 plan=$3 tree=$4 f
+	local dir=$1 moddir=$2 plan=$3 f
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	[ ! -f "$moddir/evq.ko" ] || cp "$moddir/evq.ko" "$dir/evq.ko"
@@ -101,12 +99,18 @@ make_payload() {
 	cp "$guest/$plan" "$dir/run"
 	[ ! -f "$guest/$plan.host-files" ] ||
 		cat "$guest/$plan.host-files" >>"$dir/host-files"
-	if [ -n "$tree" ] && [ -d "$tree/tools/testing/selftests/evq" ]; then
-		log "installing the in-tree selftests with the kselftest runner"
-		make -s -C "$tree/tools/testing/selftests" TARGETS=evq \
-			O="$build/kselftest-build" INSTALL_PATH="$dir/kselftest" \
-			install >&2
-	fi
+}
+
+# install_kselftests TREE KDIR DEST: evq's in-tree selftests, built as a
+# kernel CI builds them (uapi headers into KDIR, then the kselftest
+# Makefile with O=KDIR) and installed with the kernel's own runner,
+# run_kselftest.sh, into DEST.
+install_kselftests() {
+	local tree=$1 kdir=$2 dest=$3
+	log "installing the in-tree selftests with the kselftest runner"
+	make -s -C "$tree" O="$kdir" ARCH=x86_64 headers >&2
+	make -s -C "$tree/tools/testing/selftests" O="$kdir" TARGETS=evq \
+		INSTALL_PATH="$dest" install >&2
 }
 
 # kernel KERNEL: obtain the lane's kernel; sets KDIR, VMLINUZ, KLABEL (the
@@ -147,7 +151,10 @@ prepare() {
 	VMDIR=$build/vm/$name
 	log "building modules for $KLABEL"
 	build_module "$KDIR" "$VMDIR/module" "$BUILTIN"
-	make_payload "$VMDIR/payload" "$VMDIR/module" "$plan" "$KTREE"
+	make_payload "$VMDIR/payload" "$VMDIR/module" "$plan"
+	if [ -n "$KTREE" ] && [ -d "$KTREE/tools/testing/selftests/evq" ]; then
+		install_kselftests "$KTREE" "$KDIR" "$VMDIR/payload/kselftest"
+	fi
 	INITRD=$VMDIR/initrd.cpio.gz
 	"$top/scripts/mkinitramfs.sh" "$INITRD" "$VMDIR/payload"
 	# KVM or TCG: probed once, on the first kernel (vm-run.sh says why).

@@ -459,11 +459,15 @@ static void *waker_loop_fn(void *arg)
 
 	w->ret = pin_to_cpu0();
 	while (!w->ret && !atomic_load(&w->stop)) {
-		/* Every write wakes the epoll entry, under the counter's lock. */
-		if (write(w->fd, &one, sizeof(one)) != sizeof(one))
-			w->ret = -errno;
-		else if (++w->writes % 1024 == 0 &&
-			 read(w->fd, &v, sizeof(v)) != sizeof(v))
+		/*
+		 * Every write wakes the epoll entry, under the counter's lock;
+		 * now and then a read keeps the count small.
+		 */
+		bool ok = write(w->fd, &one, sizeof(one)) == sizeof(one) &&
+			  (++w->writes % 1024 ||
+			   read(w->fd, &v, sizeof(v)) == sizeof(v));
+
+		if (!ok)
 			w->ret = -errno;
 	}
 	return NULL;

@@ -27,6 +27,9 @@
  * @count: the counter value (wqh.lock; read without it only in evq_poll())
  * @flags: EVQ_SEMAPHORE or 0 (wqh.lock)
  * @configured: EVQ_IOC_SETUP has run (wqh.lock)
+ * @readers: tasks asleep in a read of this counter, counted from before
+ *	they sleep until their wait returns, signals included (wqh.lock)
+ * @writers: the same for writes waiting for room (wqh.lock)
  * @id: number shown as eventfd-id in fdinfo, unique among live counters;
  *	constant from open to free
  */
@@ -36,6 +39,8 @@ struct evq_ctx {
 	u64 count;
 	u32 flags;
 	bool configured;
+	u32 readers;
+	u32 writers;
 	int id;
 };
 

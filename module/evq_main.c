@@ -62,37 +62,46 @@ static void evq_sub_locked(struct evq_ctx *ctx, u64 n)
 
 /*
  * Wait until the count is non-zero. Returns 0 with the lock held and the
- * count non-zero, -EAGAIN if @nowait, or -ERESTARTSYS on a signal.
+ * count non-zero, -EAGAIN if @nowait, or -ERESTARTSYS on a signal. A task
+ * that waits is counted in ctx->readers from before it sleeps until the
+ * wait returns, on a signal too; both updates are made under the lock, so
+ * every EVQ_IOC_GET_INFO snapshot is exact.
  */
 static int evq_wait_readable_locked(struct evq_ctx *ctx, bool nowait)
 {
+	int ret;
+
 	lockdep_assert_held(&ctx->wqh.lock);
 
 	if (ctx->count)
 		return 0;
 	if (nowait)
 		return -EAGAIN;
-	if (wait_event_interruptible_locked_irq(ctx->wqh, ctx->count))
-		return -ERESTARTSYS;
-	return 0;
+	ctx->readers++;
+	ret = wait_event_interruptible_locked_irq(ctx->wqh, ctx->count);
+	ctx->readers--;
+	return ret ? -ERESTARTSYS : 0;
 }
 
 /*
  * Wait until @n can be added without passing EVQ_COUNT_MAX. Same returns as
- * evq_wait_readable_locked().
+ * evq_wait_readable_locked(); a sleeping task is counted in ctx->writers.
  */
 static int evq_wait_writable_locked(struct evq_ctx *ctx, u64 n, bool nowait)
 {
+	int ret;
+
 	lockdep_assert_held(&ctx->wqh.lock);
 
 	if (ULLONG_MAX - ctx->count > n)
 		return 0;
 	if (nowait)
 		return -EAGAIN;
-	if (wait_event_interruptible_locked_irq(ctx->wqh,
-						ULLONG_MAX - ctx->count > n))
-		return -ERESTARTSYS;
-	return 0;
+	ctx->writers++;
+	ret = wait_event_interruptible_locked_irq(ctx->wqh,
+						  ULLONG_MAX - ctx->count > n);
+	ctx->writers--;
+	return ret ? -ERESTARTSYS : 0;
 }
 
 static int evq_open(struct inode *inode, struct file *file)
@@ -429,6 +438,34 @@ out_unlock:
 	return ret;
 }
 
+/*
+ * EVQ_IOC_GET_INFO: one snapshot under the lock, copied out after it is
+ * dropped (copy_to_user() may fault and sleep). Zeroed first, so that
+ * @reserved and any padding the compiler might add carry no kernel stack.
+ */
+static long evq_ioctl_get_info(struct evq_ctx *ctx,
+			       struct evq_info __user *uarg)
+{
+	struct evq_info info;
+
+	/* The ABI has no implicit padding: 64 bytes on every architecture. */
+	BUILD_BUG_ON(sizeof(info) != 64);
+	memset(&info, 0, sizeof(info));
+	info.maximum = EVQ_COUNT_MAX;
+	info.id = ctx->id;
+
+	spin_lock_irq(&ctx->wqh.lock);
+	info.count = ctx->count;
+	info.flags = ctx->flags;
+	info.readers = ctx->readers;
+	info.writers = ctx->writers;
+	spin_unlock_irq(&ctx->wqh.lock);
+
+	if (copy_to_user(uarg, &info, sizeof(info)))
+		return -EFAULT;
+	return 0;
+}
+
 static long evq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct evq_ctx *ctx = file->private_data;
@@ -437,6 +474,8 @@ static long evq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	switch (cmd) {
 	case EVQ_IOC_SETUP:
 		return evq_ioctl_setup(ctx, argp);
+	case EVQ_IOC_GET_INFO:
+		return evq_ioctl_get_info(ctx, argp);
 	default:
 		return -ENOIOCTLCMD;
 	}

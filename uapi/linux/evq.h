@@ -37,19 +37,51 @@ struct evq_setup {
 	__u32 pad;
 };
 
+/**
+ * struct evq_info - result of EVQ_IOC_GET_INFO, a snapshot of one counter
+ * @count: the count, as a read(2) would see it (not consumed)
+ * @maximum: the largest count a write can reach; EVQ_COUNT_MAX until a
+ *	configurable maximum exists
+ * @flags: EVQ_SEMAPHORE or 0
+ * @id: the counter's eventfd-id, as in /proc/PID/fdinfo
+ * @readers: tasks blocked in read(2)/read_iter on this counter
+ * @writers: tasks blocked in write(2)/write_iter on this counter
+ * @reserved: written as zeros by the kernel
+ *
+ * Every field is taken at the same instant, under the counter's lock.
+ * Pollers (poll(2), select(2), epoll(7)) are not counted in @readers or
+ * @writers: they are not blocked on the counter itself.
+ */
+struct evq_info {
+	__u64 count;
+	__u64 maximum;
+	__u32 flags;
+	__u32 id;
+	__u32 readers;
+	__u32 writers;
+	__u64 reserved[4];
+};
+
 /*
  * ioctl type 0xE7 is unassigned in
  * Documentation/userspace-api/ioctl/ioctl-number.rst. Numbers 0x00-0x3f are
- * evq's; 0x01-0x3f are reserved for the roadmap (peek without consuming, a
- * configurable maximum, wake-one mode, an mmap fast path) and return ENOTTY
- * until they are defined.
+ * evq's; 0x02-0x3f are reserved for the roadmap (a configurable maximum,
+ * wake-one mode, an mmap fast path) and return ENOTTY until they are
+ * defined, as does a known number with another size or direction.
  *
  * EVQ_IOC_SETUP: configure a fresh counter. Fails with EBUSY if the counter
  * was set up before or already holds a non-zero count, EINVAL for unknown
  * flags, non-zero padding or initval > EVQ_COUNT_MAX, EFAULT for a bad
  * pointer.
+ *
+ * EVQ_IOC_GET_INFO: fill a struct evq_info. Consumes nothing and wakes
+ * nobody, so an event loop can look at a counter without racing its
+ * consumer; works at any time, before or after EVQ_IOC_SETUP. Fails only
+ * with EFAULT for a bad pointer. On a native eventfd it fails with ENOTTY,
+ * so callers can probe for /dev/evq with it.
  */
 #define EVQ_IOC_MAGIC		0xE7
 #define EVQ_IOC_SETUP		_IOW(EVQ_IOC_MAGIC, 0x00, struct evq_setup)
+#define EVQ_IOC_GET_INFO	_IOR(EVQ_IOC_MAGIC, 0x01, struct evq_info)
 
 #endif /* _UAPI_LINUX_EVQ_H */

@@ -47,6 +47,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "evq_ksft_common.h"
+
 #define DEBUGFS		"/sys/kernel/debug"
 #define MAX_NTH		64
 #define TARGETED_OPENS	20
@@ -208,19 +210,10 @@ static int module_range(unsigned long *start, unsigned long *end)
 /* eventfd-id of @fd from fdinfo, or -1. */
 static int counter_id(int fd)
 {
-	char path[64], line[128];
-	int id = -1;
-	FILE *f;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "eventfd-id: %d", &id) == 1)
-			break;
-	fclose(f);
-	return id;
+	return (int)proc_long(path, "eventfd-id: %ld");
 }
 
 /* Write 2, read it back: the counter works. */

@@ -99,37 +99,19 @@ static void sleep_ms(int ms)
 /* The eventfd-id line of /proc/self/fdinfo/@fd, or -1. */
 static long fdinfo_id(int fd)
 {
-	char path[64], line[256];
-	long id = -1;
-	FILE *f;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "eventfd-id: %ld", &id) == 1)
-			break;
-	fclose(f);
-	return id;
+	return proc_long(path, "eventfd-id: %ld");
 }
 
 /* voluntary_ctxt_switches of thread @tid of this process, or -1. */
 static long voluntary_switches(pid_t tid)
 {
-	char path[64], line[256];
-	long n = -1;
-	FILE *f;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
-			break;
-	fclose(f);
-	return n;
+	return proc_long(path, "voluntary_ctxt_switches: %ld");
 }
 
 /*

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What evq_uring_test.c and evq_kapi_test.c share: the constants of the
- * counter and of the timing rules, and two small helpers. (evq_test.c keeps
- * its own copies.)
+ * What evq_uring_test.c, evq_kapi_test.c, evq_info_test.c and the other
+ * test programs share: the constants of the counter and of the timing
+ * rules, and small helpers. (evq_test.c keeps its own copies.)
  *
  * Timing: nothing passes or fails on how long something took. "Still
  * pending" is looked at after SETTLE_MS and can only miss a bug on a slow
@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 
 /* The largest count a write can reach: ULLONG_MAX - 1, as for eventfd. */
@@ -38,6 +39,25 @@ static inline int poll_now(int fd)
 	if (n < 0)
 		return -errno;
 	return n ? p.revents : 0;
+}
+
+/*
+ * The value of the first line of the /proc file @path that @fmt (a
+ * sscanf format with one %ld, e.g. "eventfd-id: %ld") matches, or -1.
+ */
+static inline long proc_long(const char *path, const char *fmt)
+{
+	char line[256];
+	long val = -1;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, fmt, &val) == 1)
+			break;
+	fclose(f);
+	return val;
 }
 
 #endif /* EVQ_KSFT_COMMON_H */

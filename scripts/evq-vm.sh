@@ -17,6 +17,11 @@
 #   check-debug  the debug kernel alone (no lint, no Debian kernels)
 #   bench  boot one kernel (KVER) and run the benchmarks (vm-payload-bench),
 #          print the table, write $BUILD/bench/KVER.json
+#   fuzz   boot one kernel (KVER) and run the random differential tester
+#          once (vm-payload-fuzz): FUZZ_OPS ops per seed (default 1000000),
+#          FUZZ_SEEDS seeds (1) from FUZZ_SEED (1); FUZZ_THREADS=N runs the
+#          concurrent mode with N threads instead. The timeout grows with
+#          the ops asked for
 #
 # Environment: BUILD (default ./build), KVER (run/shell: a full version such
 # as 6.1.0-56-amd64, or just 6.1 / 6.12, or "debug"), EVQ_KVERS (the Debian
@@ -27,7 +32,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(realpath -m "${BUILD:-$top/build}")
-mode=${1:?usage: evq-vm.sh run|shell|check|check-fast|check-debug|lint|bench}
+mode=${1:?usage: evq-vm.sh run|shell|check|check-fast|check-debug|lint|bench|fuzz}
 timeout=${EVQ_VM_TIMEOUT:-900}
 
 log() { echo "evq-vm: $*" >&2; }
@@ -204,12 +209,36 @@ bench)
 	log "results: $build/bench/$kver.json; console: $build/vm/$kver/bench-console.log"
 	exit "${bench_status:-0}"
 	;;
+fuzz)
+	ops=${FUZZ_OPS:-1000000} seeds=${FUZZ_SEEDS:-1}
+	for val in "$ops" "$seeds" "${FUZZ_SEED:-1}" "${FUZZ_THREADS:-0}"; do
+		case $val in *[!0-9]* | "") log "FUZZ_* must be numbers"; exit 2 ;; esac
+	done
+	fuzz_args="evq_fuzz_ops=$ops evq_fuzz_seeds=$seeds"
+	fuzz_args+=" evq_fuzz_seed=${FUZZ_SEED:-1} evq_fuzz_threads=${FUZZ_THREADS:-0}"
+	# 10 minutes plus 1 s per 2000 ops: TCG manages 10,000-40,000 ops/s.
+	fuzz_timeout=${EVQ_VM_TIMEOUT:-$((600 + ops * seeds / 2000))}
+	kver=$(pick_kver)
+	prepare "$kver" "$top/scripts/vm-payload-fuzz"
+	verdict=$build/vm/$kver/fuzz-verdict.log
+	log "booting $kver: $fuzz_args (timeout ${fuzz_timeout}s)"
+	"$top/scripts/vm-run.sh" --kernel "$VMLINUZ" --initrd "$INITRD" \
+		--log "$build/vm/$kver/fuzz-console.log" --verdict "$verdict" \
+		--timeout "$fuzz_timeout" --append "$fuzz_args" || fuzz_status=$?
+	grep -E '^(ok|not ok) ' "$verdict" | sed "s/^/$kver: /" || true
+	sed -n 's/^FUZZ-TOTAL /fuzz total: /p' "$verdict"
+	grep -h '# replay' "$build/vm/$kver/fuzz-console.log" | tr -d '\r' || true
+	passed=$(grep -c '^ok ' "$verdict" || true)
+	failed=$(grep -c '^not ok ' "$verdict" || true)
+	echo "$passed passed, $failed failed"
+	[ "${fuzz_status:-0}" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+	;;
 lint)
 	"$top/scripts/lint.sh" "$build" "${kvers[@]}" | tee "$build/lint.txt"
 	! grep -q '^not ok ' "$build/lint.txt"
 	;;
 *)
-	echo "usage: evq-vm.sh run|shell|check|check-fast|check-debug|lint|bench" >&2
+	echo "usage: evq-vm.sh run|shell|check|check-fast|check-debug|lint|bench|fuzz" >&2
 	exit 2
 	;;
 esac

@@ -24,11 +24,21 @@
  * count, eventfd consumes it) and fdinfo (6.1 has no semaphore line) are
  * left to evq_test.
  *
- * Usage: evq_fuzz_test [OPS [SEEDS [FIRST_SEED]]]
+ * The concurrent mode (see "concurrent mode" below) runs threads on
+ * shared counters and checks the invariants that survive concurrency.
+ *
+ * Usage: evq_fuzz_test [OPS [SEEDS [FIRST_SEED [THREADS]]]]
  * or the environment EVQ_FUZZ_OPS (default 10000 per seed), EVQ_FUZZ_SEEDS
- * (default 8), EVQ_FUZZ_SEED (first seed, default 1). Each seed is one TAP
- * case, "random_ops.seed_N". EVQ_TEST_EVQ_IS_NATIVE=1 makes both sides
- * native eventfd, to check the tester itself on a host without the module.
+ * (default 8), EVQ_FUZZ_SEED (first seed, default 1), EVQ_FUZZ_THREADS:
+ * unset, the sequential seeds and then one concurrent case of
+ * CONC_DEFAULT_OPS ops over CONC_DEFAULT_THREADS threads (what make check
+ * runs); 0, the sequential seeds only; N, the concurrent mode only, SEEDS
+ * cases of OPS ops over N threads. Each seed is one TAP case,
+ * "random_ops.seed_N" or "concurrent_ops.seed_N". EVQ_FUZZ_PROGRESS=S
+ * prints a progress line (ops done, ops/s) every S seconds (default 5, 0
+ * for none); the end prints the total and the rate.
+ * EVQ_TEST_EVQ_IS_NATIVE=1 makes both sides native eventfd, to check the
+ * tester itself on a host without the module.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -1078,11 +1088,12 @@ static bool conc_settle(int fd, enum side s, int i, struct conc_thread *th,
 		ok = false;
 	}
 	if (sum.read + left != sum.written) {
+		uint64_t got = sum.read + left;
+
 		ksft_print_msg("%s counter %d: LOST OR INVENTED VALUES: written %#llx, read %#llx + left %#llx = %#llx\n",
 			       side_name[s], i, (unsigned long long)sum.written,
 			       (unsigned long long)sum.read,
-			       (unsigned long long)left,
-			       (unsigned long long)(sum.read + left));
+			       (unsigned long long)left, (unsigned long long)got);
 		ok = false;
 	}
 	ksft_print_msg("seed %llu: %s counter %d (%s): written %#llx, read %#llx in %llu reads, left %#llx, %llu EAGAIN\n",

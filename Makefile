@@ -13,6 +13,8 @@
 # make lint          checkpatch, W=1 + sparse on both kernels, userspace linters
 # make shell         the same VM with evq loaded and a shell on the console
 # make bench         benchmarks, native eventfd vs evq in one VM boot (KVER=)
+# make fuzz          the random differential tester in one VM boot (KVER=,
+#                    FUZZ_OPS=, FUZZ_SEEDS=, FUZZ_SEED=, FUZZ_THREADS=)
 # make selftests     build the selftests for running on this machine
 # make testmod       build selftests/kmod/evq_testmod.ko (evq_kapi_test needs it)
 # make install       install evq.ko for the running kernel (then: modprobe evq)
@@ -87,6 +89,9 @@ lint:
 bench:
 	scripts/evq-vm.sh bench
 
+fuzz:
+	scripts/evq-vm.sh fuzz
+
 clean:
 	rm -f evq.ko evq.mod evq.mod.c evq.mod.o evq.o module/*.o \
 		modules.order Module.symvers .*.cmd module/.*.cmd \
@@ -99,4 +104,4 @@ distclean: clean
 	rm -rf $(BUILD)
 
 .PHONY: all module install install-man dkms-install dkms-uninstall selftests testmod run shell \
-	check check-fast check-debug lint bench clean distclean
+	check check-fast check-debug lint bench fuzz clean distclean

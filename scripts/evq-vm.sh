@@ -18,6 +18,11 @@
 #   bench  boot one kernel (KVER) and run the benchmarks (scripts/guest/bench),
 #          print the table, write $BUILD/bench/KVER.json and the chart
 #          $BUILD/bench/KVER.svg (bench-chart.sh)
+#   fuzz   boot one kernel (KVER) and run the random differential tester
+#          once (scripts/guest/fuzz): FUZZ_OPS ops per seed (default
+#          1000000), FUZZ_SEEDS seeds (1) from FUZZ_SEED (1); FUZZ_THREADS=N
+#          runs the concurrent mode with N threads instead. Progress lines
+#          keep the watchdog quiet; the overall cap grows with the ops
 #
 # Environment: BUILD (default ./build), KVER (run/shell/bench: a lane name
 # such as 6.1, 6.12, 6.12-rt, debug, or a full Debian version),
@@ -30,7 +35,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(realpath -m "${BUILD:-$top/build}")
-mode=${1:?usage: evq-vm.sh run|shell|check|check-fast|check-debug|lint|bench}
+mode=${1:?usage: evq-vm.sh run|shell|check|check-fast|check-debug|lint|bench|fuzz}
 timeout=${EVQ_VM_TIMEOUT:-3600}
 stall=${EVQ_VM_STALL:-300}
 guest=$top/scripts/guest
@@ -302,13 +307,36 @@ bench)
 	log "results: $json, chart ${json%.json}.svg; console: $VMDIR/bench-console.log"
 	exit "${bench_status:-0}"
 	;;
+fuzz)
+	ops=${FUZZ_OPS:-1000000} seeds=${FUZZ_SEEDS:-1}
+	for val in "$ops" "$seeds" "${FUZZ_SEED:-1}" "${FUZZ_THREADS:-0}"; do
+		case $val in *[!0-9]* | "") log "FUZZ_* must be numbers"; exit 2 ;; esac
+	done
+	fuzz_args="evq_fuzz_ops=$ops evq_fuzz_seeds=$seeds"
+	fuzz_args+=" evq_fuzz_seed=${FUZZ_SEED:-1} evq_fuzz_threads=${FUZZ_THREADS:-0}"
+	# An hour plus 1 s per 2000 ops: TCG manages 10,000-50,000 ops/s.
+	fuzz_timeout=${EVQ_VM_TIMEOUT:-$((3600 + ops * seeds / 2000))}
+	name=$(pick_lane)
+	prepare "$name" fuzz
+	verdict=$VMDIR/fuzz-verdict.log
+	log "booting $KLABEL: $fuzz_args (cap ${fuzz_timeout}s)"
+	boot fuzz --timeout "$fuzz_timeout" --stall "$stall" \
+		--append "$APPEND $fuzz_args" || fuzz_status=$?
+	grep -E '^(ok|not ok) ' "$verdict" | sed "s/^/$KLABEL: /" || true
+	sed -n 's/^FUZZ-TOTAL /fuzz total: /p' "$verdict"
+	grep -h '# replay' "$VMDIR/fuzz-console.log" | tr -d '\r' || true
+	passed=$(grep -c '^ok ' "$verdict" || true)
+	failed=$(grep -c '^not ok ' "$verdict" || true)
+	echo "$passed passed, $failed failed"
+	[ "${fuzz_status:-0}" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+	;;
 lint)
 	mapfile -t kvers < <(debian_kvers)
 	"$top/scripts/lint.sh" "$build" "${kvers[@]}" | tee "$build/lint.txt"
 	! grep -q '^not ok ' "$build/lint.txt"
 	;;
 *)
-	echo "usage: evq-vm.sh run|shell|check|check-fast|check-debug|lint|bench" >&2
+	echo "usage: evq-vm.sh run|shell|check|check-fast|check-debug|lint|bench|fuzz" >&2
 	exit 2
 	;;
 esac

@@ -24,16 +24,28 @@
  * count, eventfd consumes it) and fdinfo (6.1 has no semaphore line) are
  * left to evq_test.
  *
- * Usage: evq_fuzz_test [OPS [SEEDS [FIRST_SEED]]]
+ * The concurrent mode (see "concurrent mode" below) runs threads on
+ * shared counters and checks the invariants that survive concurrency.
+ *
+ * Usage: evq_fuzz_test [OPS [SEEDS [FIRST_SEED [THREADS]]]]
  * or the environment EVQ_FUZZ_OPS (default 10000 per seed), EVQ_FUZZ_SEEDS
- * (default 8), EVQ_FUZZ_SEED (first seed, default 1). Each seed is one TAP
- * case, "random_ops.seed_N". EVQ_TEST_EVQ_IS_NATIVE=1 makes both sides
- * native eventfd, to check the tester itself on a host without the module.
+ * (default 8), EVQ_FUZZ_SEED (first seed, default 1), EVQ_FUZZ_THREADS:
+ * unset, the sequential seeds and then one concurrent case of
+ * CONC_DEFAULT_OPS ops over CONC_DEFAULT_THREADS threads (what make check
+ * runs); 0, the sequential seeds only; N, the concurrent mode only, SEEDS
+ * cases of OPS ops over N threads. Each seed is one TAP case,
+ * "random_ops.seed_N" or "concurrent_ops.seed_N". EVQ_FUZZ_PROGRESS=S
+ * prints a progress line (ops done, ops/s) every S seconds (default 5, 0
+ * for none); the end prints the total and the rate.
+ * EVQ_TEST_EVQ_IS_NATIVE=1 makes both sides native eventfd, to check the
+ * tester itself on a host without the module.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,6 +58,7 @@
 #include <sys/select.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "evq.h"
@@ -55,6 +68,10 @@
 #define COUNT_MAX	0xfffffffffffffffeULL
 #define N_SLOTS		4
 #define LOG_LINE	112
+/* The last LOG_RING ops are kept for the report of a difference. */
+#define LOG_RING	65536
+/* Progress: the clock is looked at every PROGRESS_EVERY ops. */
+#define PROGRESS_EVERY	4096
 
 enum side { NAT, EVQ, N_SIDES };
 
@@ -76,7 +93,7 @@ struct fuzz {
 	uint64_t rng;
 	long op;		/* index of the current op */
 	struct slot slot[N_SLOTS];
-	char (*log)[LOG_LINE];	/* one line per op */
+	char (*log)[LOG_LINE];	/* one line per op, ring of LOG_RING */
 	int *log_slot;		/* which slot the op touched, -1 for none */
 	bool legacy_write;	/* native accepts write(2) of > 8 bytes */
 	bool evq_is_native;
@@ -86,14 +103,19 @@ struct fuzz {
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static uint64_t rnd(struct fuzz *f)
+/* splitmix64 */
+static uint64_t splitmix(uint64_t *state)
 {
-	/* splitmix64 */
-	uint64_t z = (f->rng += 0x9e3779b97f4a7c15ULL);
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
 
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
+}
+
+static uint64_t rnd(struct fuzz *f)
+{
+	return splitmix(&f->rng);
 }
 
 static unsigned int below(struct fuzz *f, unsigned int n)
@@ -113,23 +135,34 @@ note(struct fuzz *f, int slot, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(f->log[f->op], LOG_LINE, fmt, ap);
+	vsnprintf(f->log[f->op % LOG_RING], LOG_LINE, fmt, ap);
 	va_end(ap);
-	f->log_slot[f->op] = slot;
+	f->log_slot[f->op % LOG_RING] = slot;
 }
 
 static void dump_sequence(struct fuzz *f, int slot, uint64_t seed)
 {
 	long first = slot >= 0 ? f->slot[slot].first_op : 0;
+	long kept = f->op + 1 - LOG_RING;
+	int major, minor;
+	struct utsname u;
 	long i;
 
 	ksft_print_msg("seed %llu: divergence at op %ld; the ops on counter %d since it was created:\n",
 		       (unsigned long long)seed, f->op, slot);
+	if (first < kept) {
+		ksft_print_msg("  (ops %ld to %ld not kept; the replay below runs them)\n",
+			       first, kept - 1);
+		first = kept;
+	}
 	for (i = first; i <= f->op; i++)
-		if (f->log_slot[i] == slot || i == f->op)
-			ksft_print_msg("  op %ld: %s\n", i, f->log[i]);
+		if (f->log_slot[i % LOG_RING] == slot || i == f->op)
+			ksft_print_msg("  op %ld: %s\n", i, f->log[i % LOG_RING]);
 	ksft_print_msg("replay: EVQ_FUZZ_SEED=%llu EVQ_FUZZ_SEEDS=1 EVQ_FUZZ_OPS=%ld\n",
 		       (unsigned long long)seed, f->op + 1);
+	if (!uname(&u) && sscanf(u.release, "%d.%d", &major, &minor) == 2)
+		ksft_print_msg("replay from the host: make fuzz KVER=%d.%d FUZZ_SEED=%llu FUZZ_SEEDS=1 FUZZ_OPS=%ld FUZZ_THREADS=0\n",
+			       major, minor, (unsigned long long)seed, f->op + 1);
 }
 
 /*
@@ -600,6 +633,44 @@ static void step(struct fuzz *f)
 	}
 }
 
+/* ---- progress ------------------------------------------------------------ */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Progress of the whole run, for long runs (make fuzz): a line every
+ * progress_secs seconds with the ops done so far and the rate, so that
+ * someone watching the console, or a watchdog, sees the run is alive.
+ */
+struct progress {
+	double start;		/* of the run */
+	double last;		/* last line printed */
+	double every;		/* seconds between lines, 0 for none */
+	long done;		/* ops finished before the current seed */
+	long total;		/* ops the whole run will make */
+};
+
+static struct progress prog;
+
+static void progress_tick(uint64_t seed, long done_in_seed)
+{
+	double t = now_s();
+	long done = prog.done + done_in_seed;
+
+	if (prog.every <= 0 || t - prog.last < prog.every)
+		return;
+	prog.last = t;
+	ksft_print_msg("progress: seed %llu, %ld of %ld ops, %.0f ops/s, %.0f s\n",
+		       (unsigned long long)seed, done, prog.total,
+		       (double)done / (t - prog.start), t - prog.start);
+}
+
 /* Run one seed; true if the two sides never differed. */
 static bool run_seed(uint64_t seed, long nops, bool legacy, bool is_native)
 {
@@ -608,29 +679,511 @@ static bool run_seed(uint64_t seed, long nops, bool legacy, bool is_native)
 		.legacy_write = legacy,
 		.evq_is_native = is_native,
 	};
+	long ring = nops < LOG_RING ? nops : LOG_RING;
 	int i;
 
-	f.log = calloc((size_t)nops, sizeof(*f.log));
-	f.log_slot = calloc((size_t)nops, sizeof(*f.log_slot));
+	f.log = calloc((size_t)ring, sizeof(*f.log));
+	f.log_slot = calloc((size_t)ring, sizeof(*f.log_slot));
 	if (!f.log || !f.log_slot)
-		ksft_exit_fail_msg("out of memory for %ld ops\n", nops);
+		ksft_exit_fail_msg("out of memory for a log of %ld ops\n", ring);
 	for (f.op = 0; f.op < nops; f.op++) {
-		f.log[f.op][0] = '\0';
-		f.log_slot[f.op] = -1;
+		f.log[f.op % LOG_RING][0] = '\0';
+		f.log_slot[f.op % LOG_RING] = -1;
 		step(&f);
 		if (f.failed) {
-			dump_sequence(&f, f.log_slot[f.op], seed);
+			dump_sequence(&f, f.log_slot[f.op % LOG_RING], seed);
 			break;
 		}
+		if (!(f.op % PROGRESS_EVERY))
+			progress_tick(seed, f.op);
 	}
 	for (i = 0; i < N_SLOTS; i++)
 		close_slot(&f.slot[i]);
 	if (!f.failed)
 		ksft_print_msg("seed %llu: %ld ops, no difference (%ld left out as blocking)\n",
 			       (unsigned long long)seed, nops, f.skipped);
+	prog.done += f.op;
 	free(f.log);
 	free(f.log_slot);
 	return !f.failed;
+}
+
+
+/* ---- concurrent mode ------------------------------------------------------ */
+
+/*
+ * Threads share CONC_COUNTERS counters of each kind, all O_NONBLOCK;
+ * counters 0 and 1 are plain, 2 and 3 semaphore. Each step of a thread
+ * picks a counter and an operation with its parameters and applies it to
+ * the native counter and then to the evq counter of that index, so both
+ * kinds see operations of the same shape at the same rate. Counts cannot
+ * be compared op by op under concurrency; what is checked instead:
+ *  - each result is one the operation may give in some interleaving:
+ *    EINVAL exactly for a bad size or ULLONG_MAX, EAGAIN only where the
+ *    count may be 0 or full, a read never returns 0, a semaphore read
+ *    always 1, a poll mask always EPOLLIN and/or EPOLLOUT and nothing else;
+ *  - per counter and kind, once every thread has finished: the sum of
+ *    all values read plus what is left equals the sum of all values
+ *    written (mod 2^64), and poll, epoll and select report exactly what
+ *    the count left says;
+ *  - no thread is stuck: a watchdog fails the run if one makes no
+ *    progress for CONC_STALL_S seconds (every operation is non-blocking,
+ *    waits are bounded by a 1 ms timeout).
+ * Semaphore counters get writes of 0 to 2 and more reads than writes, so
+ * they stay near 0 and can be drained one read at a time at the end; plain
+ * counters also get writes close to the maximum, so that full counters
+ * and EAGAIN on write happen.
+ */
+#define CONC_COUNTERS		4
+#define CONC_SEM(i)		((i) >= 2)
+#define CONC_STALL_S		60
+#define CONC_DEFAULT_THREADS	4
+#define CONC_DEFAULT_OPS	100000
+
+enum conc_op {
+	C_WRITE, C_WRITEV, C_READ, C_POLL, C_WAIT, C_SELECT, C_GETFL, C_NOPS,
+};
+
+static const char *const conc_op_name[C_NOPS] = {
+	"write", "writev", "read", "poll", "epoll_wait(1 ms)", "select",
+	"F_GETFL",
+};
+
+/* One thread's account of one counter of one kind. */
+struct conc_tally {
+	uint64_t written;	/* sum of values written, mod 2^64 */
+	uint64_t read;		/* sum of values read, mod 2^64 */
+	uint64_t reads;		/* successful reads */
+	uint64_t eagain;	/* EAGAIN results, reads and writes */
+};
+
+struct conc_run {
+	int fd[N_SIDES][CONC_COUNTERS];
+	long ops_per_thread;
+	atomic_bool stop;	/* a thread failed: everyone ends */
+};
+
+struct conc_thread {
+	pthread_t tid;
+	struct conc_run *run;
+	uint64_t rng;
+	int ep[N_SIDES][CONC_COUNTERS];	/* own edge-triggered epoll sets */
+	struct conc_tally t[N_SIDES][CONC_COUNTERS];
+	atomic_long done;		/* ops finished */
+	atomic_int now;			/* op * 16 + counter, for a stuck report */
+	atomic_bool finished;
+	long last;			/* the watchdog's: done when last seen */
+	double since;			/* and since when */
+	char why[200];			/* the first failure */
+};
+
+static bool __attribute__((format(printf, 2, 3)))
+conc_fail(struct conc_thread *th, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!th->why[0]) {
+		va_start(ap, fmt);
+		vsnprintf(th->why, sizeof(th->why), fmt, ap);
+		va_end(ap);
+	}
+	atomic_store(&th->run->stop, true);
+	return false;
+}
+
+static uint64_t conc_value(struct conc_thread *th, int i)
+{
+	unsigned int r = (unsigned int)(splitmix(&th->rng) % 20);
+
+	if (CONC_SEM(i))
+		return r % 3;
+	if (r == 0)
+		return UINT64_MAX;			/* EINVAL */
+	if (r == 1)
+		return COUNT_MAX - splitmix(&th->rng) % (1 << 20); /* near max */
+	if (r < 4)
+		return 0;
+	return splitmix(&th->rng) % (r < 12 ? 6 : 100000);
+}
+
+/* Check a mask from poll() (@is_select: select bits) for any count. */
+static bool conc_mask_ok(struct conc_thread *th, enum side s, int i,
+			 const char *what, int m, bool is_select)
+{
+	int any = is_select ? SEL_READ | SEL_WRITE : POLLIN | POLLOUT;
+
+	if (m > 0 && !(m & ~any))
+		return true;
+	return conc_fail(th, "%s counter %d: %s mask %#x, want POLLIN and/or POLLOUT and nothing else",
+			 side_name[s], i, what, (unsigned int)m);
+}
+
+/* A write result: 8, or EAGAIN where a full counter is possible. */
+static bool conc_write_ok(struct conc_thread *th, enum side s, int i,
+			  uint64_t v, size_t len, long ret)
+{
+	struct conc_tally *t = &th->t[s][i];
+	long want_err = len != 8 || v == UINT64_MAX ? -EINVAL : 0;
+
+	if (want_err) {
+		if (ret == want_err)
+			return true;
+		return conc_fail(th, "%s counter %d: write(%#llx, %zu bytes) returned %ld, want EINVAL",
+				 side_name[s], i, (unsigned long long)v, len,
+				 ret);
+	}
+	if (ret == 8) {
+		t->written += v;
+		return true;
+	}
+	if (ret == -EAGAIN && !CONC_SEM(i)) {
+		t->eagain++;
+		return true;
+	}
+	return conc_fail(th, "%s counter %d: write(%#llx) returned %ld (%s), want 8%s",
+			 side_name[s], i, (unsigned long long)v, ret,
+			 ret < 0 ? strerror((int)-ret) : "-",
+			 CONC_SEM(i) ? " (a semaphore counter is never near full)" :
+				       " or EAGAIN");
+}
+
+/* A read result: 8 with a non-zero value (1 in semaphore mode), or EAGAIN. */
+static bool conc_read_ok(struct conc_thread *th, enum side s, int i,
+			 size_t len, long ret, uint64_t v)
+{
+	struct conc_tally *t = &th->t[s][i];
+
+	if (len < 8) {
+		if (ret == -EINVAL)
+			return true;
+		return conc_fail(th, "%s counter %d: read of %zu bytes returned %ld, want EINVAL",
+				 side_name[s], i, len, ret);
+	}
+	if (ret == -EAGAIN) {
+		t->eagain++;
+		return true;
+	}
+	if (ret != 8)
+		return conc_fail(th, "%s counter %d: read returned %ld (%s), want 8 or EAGAIN",
+				 side_name[s], i, ret,
+				 ret < 0 ? strerror((int)-ret) : "-");
+	if (CONC_SEM(i) ? v != 1 : v == 0)
+		return conc_fail(th, "%s counter %d: read %#llx, want %s",
+				 side_name[s], i, (unsigned long long)v,
+				 CONC_SEM(i) ? "1 (semaphore)" : "non-zero");
+	t->read += v;
+	t->reads++;
+	return true;
+}
+
+/* One step: one op with its parameters, on both kinds of counter @i. */
+static bool conc_step(struct conc_thread *th)
+{
+	static const size_t rsizes[] = { 4, 8, 8, 8, 8, 16 };
+	static const size_t wsizes[] = { 4, 8, 8, 8, 8, 8, 8 };
+	int i = (int)(splitmix(&th->rng) % CONC_COUNTERS);
+	unsigned int r = (unsigned int)(splitmix(&th->rng) % 100);
+	uint64_t v[2] = { conc_value(th, i), conc_value(th, i) };
+	size_t len = 8;
+	enum conc_op op;
+	int s;
+
+	/* Semaphore counters: more reads than (small) writes, see above. */
+	if (r < (CONC_SEM(i) ? 15 : 35))
+		op = C_WRITE;
+	else if (r < (CONC_SEM(i) ? 20 : 40))
+		op = C_WRITEV;
+	else if (r < 75)
+		op = C_READ;
+	else if (r < 85)
+		op = C_POLL;
+	else if (r < 93)
+		op = C_WAIT;
+	else if (r < 98)
+		op = C_SELECT;
+	else
+		op = C_GETFL;
+	if (op == C_WRITE)
+		len = wsizes[splitmix(&th->rng) % ARRAY_SIZE(wsizes)];
+	else if (op == C_READ)
+		len = rsizes[splitmix(&th->rng) % ARRAY_SIZE(rsizes)];
+	atomic_store(&th->now, (int)op * 16 + i);
+
+	for (s = 0; s < N_SIDES; s++) {
+		int fd = th->run->fd[s][i];
+		unsigned char buf[16];
+		struct epoll_event ev;
+		struct iovec iov[2];
+		uint64_t got = 0;
+		long ret;
+		int k;
+
+		switch (op) {
+		case C_WRITE:
+			memset(buf, 0, sizeof(buf));
+			memcpy(buf, &v[0], sizeof(v[0]));
+			ret = sys_ret(write(fd, buf, len));
+			if (!conc_write_ok(th, s, i, v[0], len, ret))
+				return false;
+			break;
+		case C_WRITEV:
+			iov[0] = (struct iovec){ &v[0], 8 };
+			iov[1] = (struct iovec){ &v[1], 8 };
+			ret = sys_ret(writev(fd, iov, 2));
+			/* Segment by segment, up to the first that fails. */
+			if (ret == 16) {
+				th->t[s][i].written += v[0] + v[1];
+			} else if (ret == 8) {
+				th->t[s][i].written += v[0];
+				if (v[1] != UINT64_MAX && CONC_SEM(i))
+					return conc_fail(th, "%s counter %d: writev stopped after one segment",
+							 side_name[s], i);
+			} else if (!conc_write_ok(th, s, i, v[0], 8, ret)) {
+				return false;
+			}
+			break;
+		case C_READ:
+			memset(buf, 0xa5, sizeof(buf));
+			ret = sys_ret(read(fd, buf, len));
+			memcpy(&got, buf, sizeof(got));
+			if (!conc_read_ok(th, s, i, len, ret, got))
+				return false;
+			break;
+		case C_POLL:
+			if (!conc_mask_ok(th, s, i, "poll", poll_mask(fd),
+					  false))
+				return false;
+			break;
+		case C_WAIT:
+			k = epoll_wait(th->ep[s][i], &ev, 1, 1);
+			if (k < 0)
+				return conc_fail(th, "%s counter %d: epoll_wait: %s",
+						 side_name[s], i,
+						 strerror(errno));
+			if (k && !conc_mask_ok(th, s, i, "epoll edge",
+					       (int)ev.events, false))
+				return false;
+			break;
+		case C_SELECT:
+			if (!conc_mask_ok(th, s, i, "select", select_mask(fd),
+					  true))
+				return false;
+			break;
+		default:
+			ret = sys_ret(fcntl(fd, F_GETFL));
+			if (ret != (O_RDWR | O_NONBLOCK))
+				return conc_fail(th, "%s counter %d: F_GETFL %#lx, want O_RDWR|O_NONBLOCK",
+						 side_name[s], i, ret);
+			break;
+		}
+	}
+	return true;
+}
+
+static void *conc_thread_fn(void *arg)
+{
+	struct conc_thread *th = arg;
+	long n;
+
+	for (n = 0; n < th->run->ops_per_thread; n++) {
+		if (atomic_load_explicit(&th->run->stop, memory_order_relaxed) ||
+		    !conc_step(th))
+			break;
+		atomic_store_explicit(&th->done, n + 1, memory_order_relaxed);
+	}
+	atomic_store(&th->finished, true);
+	return NULL;
+}
+
+/*
+ * Wait for every thread; print progress. False if one made no progress
+ * for CONC_STALL_S seconds (it is then left running: the caller exits).
+ */
+static bool conc_watch(struct conc_thread *th, int n, uint64_t seed)
+{
+	int k, running;
+
+	for (k = 0; k < n; k++) {
+		th[k].last = -1;
+		th[k].since = now_s();
+	}
+	do {
+		long done = 0;
+		double t;
+
+		usleep(100 * 1000);
+		t = now_s();
+		running = 0;
+		for (k = 0; k < n; k++) {
+			long d = atomic_load(&th[k].done);
+
+			done += d;
+			if (atomic_load(&th[k].finished))
+				continue;
+			running++;
+			if (d != th[k].last) {
+				th[k].last = d;
+				th[k].since = t;
+			} else if (t - th[k].since > CONC_STALL_S) {
+				int now = atomic_load(&th[k].now);
+
+				ksft_print_msg("seed %llu: thread %d STUCK for %d s in %s on counter %d after %ld ops\n",
+					       (unsigned long long)seed, k,
+					       CONC_STALL_S, conc_op_name[now / 16],
+					       now % 16, d);
+				return false;
+			}
+		}
+		progress_tick(seed, done);
+	} while (running);
+	for (k = 0; k < n; k++)
+		pthread_join(th[k].tid, NULL);
+	return true;
+}
+
+/*
+ * Counter @i of kind @s at quiescence: the masks say what the count is,
+ * and what was read plus what is left is what was written.
+ */
+static bool conc_settle(int fd, enum side s, int i, struct conc_thread *th,
+			int n, uint64_t seed)
+{
+	struct conc_tally sum = { 0 };
+	uint64_t left = 0, v;
+	int k, want, m[3];
+	bool ok = true;
+	long ret;
+
+	for (k = 0; k < n; k++) {
+		sum.written += th[k].t[s][i].written;
+		sum.read += th[k].t[s][i].read;
+		sum.reads += th[k].t[s][i].reads;
+		sum.eagain += th[k].t[s][i].eagain;
+	}
+	/* The masks before draining, against the count the drain finds. */
+	m[0] = poll_mask(fd);
+	m[1] = epoll_mask(fd);
+	m[2] = select_mask(fd);
+	while ((ret = sys_ret(read(fd, &v, sizeof(v)))) == 8) {
+		left += v;
+		if (!CONC_SEM(i))
+			break;
+	}
+	if (ret != 8 && ret != -EAGAIN) {
+		ksft_print_msg("%s counter %d: draining read returned %ld (%s)\n",
+			       side_name[s], i, ret, strerror((int)-ret));
+		ok = false;
+	}
+	want = (left ? POLLIN : 0) | (left < COUNT_MAX ? POLLOUT : 0);
+	if (m[0] != want || m[1] != want ||
+	    m[2] != ((left ? SEL_READ : 0) | (left < COUNT_MAX ? SEL_WRITE : 0))) {
+		ksft_print_msg("%s counter %d at rest with %#llx left: poll %#x, epoll %#x, select %#x; want poll/epoll %#x\n",
+			       side_name[s], i, (unsigned long long)left, m[0],
+			       m[1], m[2], want);
+		ok = false;
+	}
+	if (poll_mask(fd) != POLLOUT) {
+		ksft_print_msg("%s counter %d: poll %#x after draining, want POLLOUT\n",
+			       side_name[s], i, poll_mask(fd));
+		ok = false;
+	}
+	if (sum.read + left != sum.written) {
+		uint64_t got = sum.read + left;
+
+		ksft_print_msg("%s counter %d: LOST OR INVENTED VALUES: written %#llx, read %#llx + left %#llx = %#llx\n",
+			       side_name[s], i, (unsigned long long)sum.written,
+			       (unsigned long long)sum.read,
+			       (unsigned long long)left, (unsigned long long)got);
+		ok = false;
+	}
+	ksft_print_msg("seed %llu: %s counter %d (%s): written %#llx, read %#llx in %llu reads, left %#llx, %llu EAGAIN\n",
+		       (unsigned long long)seed, side_name[s], i,
+		       CONC_SEM(i) ? "semaphore" : "plain",
+		       (unsigned long long)sum.written,
+		       (unsigned long long)sum.read,
+		       (unsigned long long)sum.reads, (unsigned long long)left,
+		       (unsigned long long)sum.eagain);
+	return ok;
+}
+
+/* One seed of the concurrent mode; true if every check held. */
+static bool run_concurrent(uint64_t seed, long nops, int nthreads,
+			   bool is_native)
+{
+	struct conc_run run = { .ops_per_thread = (nops + nthreads - 1) / nthreads };
+	struct conc_thread *th = calloc((size_t)nthreads, sizeof(*th));
+	bool ok = true;
+	int i, k, s;
+
+	if (!th)
+		ksft_exit_fail_msg("out of memory for %d threads\n", nthreads);
+	atomic_init(&run.stop, false);
+	for (s = 0; s < N_SIDES; s++) {
+		for (i = 0; i < CONC_COUNTERS; i++) {
+			int flags = EFD_NONBLOCK | EFD_CLOEXEC |
+				    (CONC_SEM(i) ? EFD_SEMAPHORE : 0);
+			struct fuzz f = { .evq_is_native = is_native };
+
+			run.fd[s][i] = make_counter(&f, s, 0, flags);
+			if (run.fd[s][i] < 0)
+				ksft_exit_fail_msg("%s counter: %s\n",
+						   side_name[s], strerror(errno));
+		}
+	}
+	for (k = 0; k < nthreads; k++) {
+		th[k].run = &run;
+		th[k].rng = seed * 1000003 + (uint64_t)k;
+		atomic_init(&th[k].done, 0);
+		atomic_init(&th[k].now, 0);
+		atomic_init(&th[k].finished, false);
+		for (s = 0; s < N_SIDES; s++) {
+			for (i = 0; i < CONC_COUNTERS; i++) {
+				struct epoll_event ev = {
+					.events = EPOLLIN | EPOLLOUT | EPOLLET,
+				};
+
+				th[k].ep[s][i] = epoll_create1(EPOLL_CLOEXEC);
+				if (th[k].ep[s][i] < 0 ||
+				    epoll_ctl(th[k].ep[s][i], EPOLL_CTL_ADD,
+					      run.fd[s][i], &ev))
+					ksft_exit_fail_msg("epoll setup: %s\n",
+							   strerror(errno));
+			}
+		}
+	}
+	for (k = 0; k < nthreads; k++)
+		if (pthread_create(&th[k].tid, NULL, conc_thread_fn, &th[k]))
+			ksft_exit_fail_msg("pthread_create failed\n");
+	if (!conc_watch(th, nthreads, seed)) {
+		ksft_test_result_fail("concurrent_ops.seed_%llu\n",
+				      (unsigned long long)seed);
+		ksft_exit_fail_msg("a thread is stuck; not waiting for it\n");
+	}
+	for (k = 0; k < nthreads; k++) {
+		if (th[k].why[0]) {
+			ksft_print_msg("seed %llu: thread %d after %ld ops: %s\n",
+				       (unsigned long long)seed, k,
+				       atomic_load(&th[k].done), th[k].why);
+			ok = false;
+		}
+		prog.done += atomic_load(&th[k].done);
+	}
+	for (s = 0; s < N_SIDES; s++)
+		for (i = 0; i < CONC_COUNTERS; i++)
+			ok &= conc_settle(run.fd[s][i], s, i, th, nthreads,
+					  seed);
+	if (!ok)
+		ksft_print_msg("replay: EVQ_FUZZ_SEED=%llu EVQ_FUZZ_SEEDS=1 EVQ_FUZZ_OPS=%ld EVQ_FUZZ_THREADS=%d (the interleaving differs from run to run)\n",
+			       (unsigned long long)seed, nops, nthreads);
+	for (k = 0; k < nthreads; k++)
+		for (s = 0; s < N_SIDES; s++)
+			for (i = 0; i < CONC_COUNTERS; i++)
+				close(th[k].ep[s][i]);
+	for (s = 0; s < N_SIDES; s++)
+		for (i = 0; i < CONC_COUNTERS; i++)
+			close(run.fd[s][i]);
+	free(th);
+	return ok;
 }
 
 static long arg_or_env(int argc, char **argv, int idx, const char *env,
@@ -653,26 +1206,52 @@ int main(int argc, char **argv)
 	long nops = arg_or_env(argc, argv, 1, "EVQ_FUZZ_OPS", 10000);
 	long nseeds = arg_or_env(argc, argv, 2, "EVQ_FUZZ_SEEDS", 8);
 	long first = arg_or_env(argc, argv, 3, "EVQ_FUZZ_SEED", 1);
+	long threads = arg_or_env(argc, argv, 4, "EVQ_FUZZ_THREADS", -1);
 	const char *env = getenv("EVQ_TEST_EVQ_IS_NATIVE");
 	bool is_native = env && !strcmp(env, "1");
 	bool legacy = kernel_before_6_9();
+	/* Unset: the sequential seeds, then one concurrent case. */
+	long nseq = threads > 0 ? 0 : nseeds;
+	long nconc = threads > 0 ? nseeds : threads < 0 ? 1 : 0;
+	long conc_ops = threads > 0 ? nops : CONC_DEFAULT_OPS;
+	double t;
 	long s;
 
 	if (nops < 1 || nseeds < 1)
 		ksft_exit_fail_msg("need at least one op and one seed\n");
+	if (threads < 0)
+		threads = CONC_DEFAULT_THREADS;
 	ksft_print_header();
-	ksft_set_plan((unsigned int)nseeds);
-	ksft_print_msg("%ld seeds from %ld, %ld ops each; native %s write(2) of more than 8 bytes%s\n",
-		       nseeds, first, nops,
-		       legacy ? "accepts" : "rejects",
-		       is_native ? "; EVQ_TEST_EVQ_IS_NATIVE=1: both sides native" : "");
-	for (s = first; s < first + nseeds; s++) {
+	ksft_set_plan((unsigned int)(nseq + nconc));
+	prog.every = (double)arg_or_env(0, argv, 0, "EVQ_FUZZ_PROGRESS", 5);
+	prog.total = nseq * nops + nconc * conc_ops;
+	prog.start = now_s();
+	prog.last = prog.start;
+	if (nseq)
+		ksft_print_msg("%ld seeds from %ld, %ld ops each; native %s write(2) of more than 8 bytes%s\n",
+			       nseq, first, nops,
+			       legacy ? "accepts" : "rejects",
+			       is_native ? "; EVQ_TEST_EVQ_IS_NATIVE=1: both sides native" : "");
+	for (s = first; s < first + nseq; s++) {
 		if (run_seed((uint64_t)s, nops, legacy, is_native))
 			ksft_test_result_pass("random_ops.seed_%ld\n", s);
 		else
 			ksft_test_result_fail("random_ops.seed_%ld\n", s);
 	}
-	ksft_print_msg("%ld random operations in total\n", nseeds * nops);
+	if (nconc)
+		ksft_print_msg("concurrent: %ld seeds from %ld, %ld ops each over %ld threads, %d counters of each kind%s\n",
+			       nconc, first, conc_ops, threads, CONC_COUNTERS,
+			       is_native ? "; EVQ_TEST_EVQ_IS_NATIVE=1: both kinds native" : "");
+	for (s = first; s < first + nconc; s++) {
+		if (run_concurrent((uint64_t)s, conc_ops, (int)threads,
+				   is_native))
+			ksft_test_result_pass("concurrent_ops.seed_%ld\n", s);
+		else
+			ksft_test_result_fail("concurrent_ops.seed_%ld\n", s);
+	}
+	t = now_s() - prog.start;
+	ksft_print_msg("total: %ld operations in %.1f s, %.0f ops/s\n",
+		       prog.done, t, t > 0 ? (double)prog.done / t : 0.0);
 	ksft_finished();
 	return 0;
 }

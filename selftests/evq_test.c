@@ -791,6 +791,110 @@ TEST_F(counter, nonblocking_read_at_zero_eagain)
 	EXPECT_EQ(POISON, v) TH_LOG("a failed read wrote the buffer");
 }
 
+/*
+ * preadv2()/pwritev2() with RWF_NOWAIT reach read_iter/write_iter with
+ * IOCB_NOWAIT, which the VFS allows only on a file with FMODE_NOWAIT
+ * (EOPNOTSUPP otherwise, kiocb_set_rw_flags()). Native eventfd and evq
+ * both set it, so on a blocking counter a read at 0 gives EAGAIN instead
+ * of blocking, and a read of a non-zero count works as usual.
+ */
+static long preadv2_nowait(int fd, uint64_t *v)
+{
+	struct iovec iov = { .iov_base = v, .iov_len = sizeof(*v) };
+
+	*v = POISON;
+	return ret_or_errno(preadv2(fd, &iov, 1, -1, RWF_NOWAIT));
+}
+
+static long pwritev2_nowait(int fd, uint64_t v)
+{
+	struct iovec iov = { .iov_base = &v, .iov_len = sizeof(v) };
+
+	return ret_or_errno(pwritev2(fd, &iov, 1, -1, RWF_NOWAIT));
+}
+
+/*
+ * Native eventfd has a plain ->write, no write_iter, on 6.1 and 6.12, so
+ * pwritev2() with any flag but RWF_HIPRI gives EOPNOTSUPP there
+ * (do_loop_readv_writev()) and io_uring can run its write only blocking.
+ * evq's write_iter honours IOCB_NOWAIT. Not a kernel-age difference (both
+ * kernels are alike), hence not in native_legacy(); what counts is what
+ * the counter really is, as in variant_legacy().
+ */
+static bool variant_write_honours_nowait(const FIXTURE_DATA(counter) *self)
+{
+	return self->evq_backed;
+}
+
+TEST_F(counter, preadv2_nowait_at_zero_eagain)
+{
+	int sem = NEW_COUNTER(0, EFD_SEMAPHORE);
+	uint64_t v;
+	long ret;
+
+	ret = preadv2_nowait(self->fd, &v);
+	EXPECT_EQ(-EAGAIN, ret)
+		TH_LOG("preadv2(RWF_NOWAIT) on a blocking counter at 0: %s (EOPNOTSUPP: no FMODE_NOWAIT)",
+		       errstr(ret));
+	EXPECT_EQ(POISON, v) TH_LOG("a failed read wrote the buffer");
+	ret = preadv2_nowait(sem, &v);
+	EXPECT_EQ(-EAGAIN, ret)
+		TH_LOG("preadv2(RWF_NOWAIT), semaphore counter at 0: %s",
+		       errstr(ret));
+}
+
+TEST_F(counter, preadv2_nowait_reads_count)
+{
+	int sem = NEW_COUNTER(2, EFD_SEMAPHORE);
+	uint64_t v;
+	long ret;
+
+	ASSERT_EQ(8, write_u64(self->fd, 9));
+	ret = preadv2_nowait(self->fd, &v);
+	EXPECT_EQ(8, ret) TH_LOG("preadv2(RWF_NOWAIT) at 9: %s", errstr(ret));
+	EXPECT_EQ(9ULL, v);
+	EXPECT_EQ(POLLOUT, poll_mask(self->fd)) TH_LOG("the read must reset the count");
+	ret = preadv2_nowait(sem, &v);
+	EXPECT_EQ(8, ret) TH_LOG("preadv2(RWF_NOWAIT), semaphore at 2: %s",
+				 errstr(ret));
+	EXPECT_EQ(1ULL, v);
+	ret = preadv2_nowait(self->fd, &v);
+	EXPECT_EQ(-EAGAIN, ret) TH_LOG("then at 0: %s", errstr(ret));
+}
+
+/*
+ * evq: pwritev2(RWF_NOWAIT) adds what fits and gives EAGAIN, without
+ * blocking, for what does not, on a blocking counter. Native eventfd:
+ * EOPNOTSUPP, count unchanged (see variant_write_honours_nowait()).
+ */
+TEST_F(counter, pwritev2_nowait)
+{
+	bool nowait = variant_write_honours_nowait(self);
+	long ret;
+
+	ret = pwritev2_nowait(self->fd, 5);
+	if (!nowait) {
+		EXPECT_EQ(-EOPNOTSUPP, ret)
+			TH_LOG("native eventfd's plain ->write takes no RWF_NOWAIT: %s",
+			       errstr(ret));
+		EXPECT_EQ(0ULL, take_count(_metadata, self->fd));
+		return;
+	}
+	EXPECT_EQ(8, ret) TH_LOG("pwritev2(5, RWF_NOWAIT): %s (EOPNOTSUPP: no FMODE_NOWAIT)",
+				 errstr(ret));
+	ret = pwritev2_nowait(self->fd, COUNT_MAX - 5);
+	EXPECT_EQ(8, ret) TH_LOG("pwritev2(RWF_NOWAIT) up to the maximum: %s",
+				 errstr(ret));
+	ret = pwritev2_nowait(self->fd, 1);
+	EXPECT_EQ(-EAGAIN, ret)
+		TH_LOG("pwritev2(RWF_NOWAIT) at the maximum, blocking counter: %s",
+		       errstr(ret));
+	ret = pwritev2_nowait(self->fd, UINT64_MAX);
+	EXPECT_EQ(-EINVAL, ret) TH_LOG("pwritev2(RWF_NOWAIT) of ULLONG_MAX: %s",
+				       errstr(ret));
+	EXPECT_EQ(COUNT_MAX, take_count(_metadata, self->fd));
+}
+
 TEST_F(counter, semaphore_reads_one_until_zero)
 {
 	int fd = NEW_COUNTER(3, EFD_SEMAPHORE | EFD_NONBLOCK);

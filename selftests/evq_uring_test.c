@@ -21,7 +21,11 @@
  *    write_completes_inline checks for the evq variant that no worker
  *    thread appears; for native it only logs how many there are, because
  *    an idle worker exits after a few seconds, so its presence is a
- *    matter of timing.
+ *    matter of timing. Reads, which both handle without a worker, are
+ *    checked for both (EXPECT_NO_IO_WQ_WORKER).
+ *  - RWF_NOWAIT in the SQE needs FMODE_NOWAIT (EOPNOTSUPP without): a read
+ *    at 0 gives EAGAIN on both; a write gives EAGAIN on native (io_uring
+ *    never calls a plain ->write non-blocking) and works on evq.
  *
  * Timing: see evq_ksft_common.h; nothing passes or fails on how long
  * something took.
@@ -98,6 +102,19 @@ static int io_wq_workers(void)
 	closedir(d);
 	return n;
 }
+
+/*
+ * No io-wq worker in this process: what io_uring did for the counter ran
+ * in the submitting task (inline, or retried from a poll wake-up). A file
+ * without FMODE_NOWAIT has its reads and writes punted to a worker, which
+ * then stays for seconds after its last job.
+ */
+#define EXPECT_NO_IO_WQ_WORKER(what) do {				\
+	int n_ = io_wq_workers();					\
+	ASSERT_LE(0, n_) TH_LOG("/proc/self/task: %s", errstr(n_));	\
+	EXPECT_EQ(0, n_) TH_LOG("%s: %d io-wq worker(s); FMODE_NOWAIT and IOCB_NOWAIT should keep it in the submitting task", \
+				(what), n_);				\
+} while (0)
 
 struct writer {
 	pthread_t thread;
@@ -291,25 +308,28 @@ static void reap_n(struct __test_metadata *_metadata, struct io_uring *ring,
 	}
 }
 
-static void prep_read(struct __test_metadata *_metadata,
-		      struct io_uring *ring, int fd, uint64_t *buf,
-		      uint64_t user_data)
+static struct io_uring_sqe *prep_read(struct __test_metadata *_metadata,
+				      struct io_uring *ring, int fd,
+				      uint64_t *buf, uint64_t user_data)
 {
 	struct io_uring_sqe *sqe = get_sqe(_metadata, ring);
 
 	*buf = POISON;
 	io_uring_prep_read(sqe, fd, buf, sizeof(*buf), 0);
 	sqe->user_data = user_data;
+	return sqe;
 }
 
-static void prep_write(struct __test_metadata *_metadata,
-		       struct io_uring *ring, int fd, const uint64_t *buf,
-		       unsigned int len, uint64_t user_data)
+static struct io_uring_sqe *prep_write(struct __test_metadata *_metadata,
+				       struct io_uring *ring, int fd,
+				       const uint64_t *buf, unsigned int len,
+				       uint64_t user_data)
 {
 	struct io_uring_sqe *sqe = get_sqe(_metadata, ring);
 
 	io_uring_prep_write(sqe, fd, buf, len, 0);
 	sqe->user_data = user_data;
+	return sqe;
 }
 
 static void prep_poll(struct __test_metadata *_metadata,
@@ -384,6 +404,36 @@ TEST_F(uring, read_on_zero_completes_after_write_from_thread)
 	EXPECT_EQ(8, res) TH_LOG("read: %s", errstr(res));
 	EXPECT_EQ(5ULL, buf);
 	EXPECT_EQ(POLLOUT, poll_now(fd)) TH_LOG("the read must take the count");
+	/* read_iter honours IOCB_NOWAIT on both (FMODE_NOWAIT). */
+	EXPECT_NO_IO_WQ_WORKER("read on a zero count, completed by a write");
+}
+
+/*
+ * RWF_NOWAIT in the SQE: io_uring makes the read IOCB_NOWAIT, which the
+ * VFS allows only with FMODE_NOWAIT (EOPNOTSUPP otherwise); at count 0 it
+ * completes at once with EAGAIN instead of waiting for a write.
+ */
+TEST_F(uring, read_rwf_nowait_at_zero_eagain)
+{
+	int fd = NEW_COUNTER(0, 0);
+	uint64_t buf, six = 6;
+	int res;
+
+	prep_read(_metadata, &self->ring, fd, &buf, 1)->rw_flags = RWF_NOWAIT;
+	submit(_metadata, &self->ring, 1);
+	res = reap_one(_metadata, &self->ring, 1);
+	EXPECT_EQ(-EAGAIN, res)
+		TH_LOG("read with RWF_NOWAIT at 0: %s (EOPNOTSUPP: no FMODE_NOWAIT)",
+		       errstr(res));
+	EXPECT_EQ(POISON, buf);
+
+	ASSERT_EQ(8, write(fd, &six, sizeof(six)));
+	prep_read(_metadata, &self->ring, fd, &buf, 2)->rw_flags = RWF_NOWAIT;
+	submit(_metadata, &self->ring, 1);
+	res = reap_one(_metadata, &self->ring, 2);
+	EXPECT_EQ(8, res) TH_LOG("read with RWF_NOWAIT at 6: %s", errstr(res));
+	EXPECT_EQ(6ULL, buf);
+	EXPECT_NO_IO_WQ_WORKER("reads with RWF_NOWAIT");
 }
 
 TEST_F(uring, read_short_buffer_einval)
@@ -468,6 +518,46 @@ TEST_F(uring, write_at_max_completes_after_read)
 	res = reap_one(_metadata, &self->ring, 1);
 	EXPECT_EQ(8, res) TH_LOG("write: %s", errstr(res));
 	EXPECT_EQ(1ULL, read_now(_metadata, fd));
+	/* Native's plain ->write runs in a worker: see the top of the file. */
+	if (variant->is_evq)
+		EXPECT_NO_IO_WQ_WORKER("write at the maximum, completed by a read");
+	else
+		TH_LOG("native eventfd: %d io-wq worker(s) (not checked)",
+		       io_wq_workers());
+}
+
+/*
+ * RWF_NOWAIT in a write SQE. evq: IOCB_NOWAIT on write_iter, so a write
+ * that fits completes and one at the maximum gives EAGAIN at once, both in
+ * the submitting task. Native eventfd has FMODE_NOWAIT but only a plain
+ * ->write, which io_uring will not call with IOCB_NOWAIT on a blocking
+ * file: every RWF_NOWAIT write gives EAGAIN and adds nothing.
+ */
+TEST_F(uring, write_rwf_nowait)
+{
+	int fd = NEW_COUNTER(0, 0);
+	uint64_t three = 3, max = COUNT_MAX;
+	int res;
+
+	prep_write(_metadata, &self->ring, fd, &three, 8, 1)->rw_flags = RWF_NOWAIT;
+	submit(_metadata, &self->ring, 1);
+	res = reap_one(_metadata, &self->ring, 1);
+	if (!variant->is_evq) {
+		EXPECT_EQ(-EAGAIN, res)
+			TH_LOG("native eventfd, write with RWF_NOWAIT: %s",
+			       errstr(res));
+		EXPECT_EQ(POLLOUT, poll_now(fd)) TH_LOG("nothing may have been added");
+		return;
+	}
+	EXPECT_EQ(8, res) TH_LOG("write of 3 with RWF_NOWAIT: %s (EOPNOTSUPP: no FMODE_NOWAIT)",
+				 errstr(res));
+	prep_write(_metadata, &self->ring, fd, &max, 8, 2)->rw_flags = RWF_NOWAIT;
+	submit(_metadata, &self->ring, 1);
+	res = reap_one(_metadata, &self->ring, 2);
+	EXPECT_EQ(-EAGAIN, res)
+		TH_LOG("write with RWF_NOWAIT past the maximum: %s", errstr(res));
+	EXPECT_EQ(3ULL, read_now(_metadata, fd));
+	EXPECT_NO_IO_WQ_WORKER("writes with RWF_NOWAIT");
 }
 
 /* ---- IORING_OP_POLL_ADD ------------------------------------------------------ */
@@ -559,6 +649,7 @@ TEST_F(uring, semaphore_reads_each_get_one)
 	}
 	EXPECT_EQ(3, done) TH_LOG("reads completed by the write of 3");
 	EXPECT_EQ(POLLOUT, poll_now(fd)) TH_LOG("the count must be 0 again");
+	EXPECT_NO_IO_WQ_WORKER("queued semaphore reads");
 }
 
 /* ---- cancel ------------------------------------------------------------------- */

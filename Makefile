@@ -14,6 +14,11 @@
 # make testmod       build selftests/kmod/evq_testmod.ko (evq_kapi_test needs it)
 # make install       install evq.ko for the running kernel (then: modprobe evq)
 # make dkms-install  register with DKMS so evq is rebuilt for new kernels
+# make lib           libevq.so.1, libevq.a and evq.pc in $(BUILD)/libevq
+# make install-lib   install them and the headers (PREFIX=/usr/local,
+#                    LIBDIR, INCLUDEDIR, DESTDIR; see libevq/Makefile)
+# make deb           Debian packages evq-dkms, libevq1, libevq-dev in
+#                    $(BUILD)/deb (dpkg-buildpackage, then lintian)
 # make clean         remove what `make` built; `make distclean` also ./build
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -44,6 +49,15 @@ dkms-install:
 dkms-uninstall:
 	dkms remove evq/$(VERSION) --all
 	rm -rf $(DKMS_DIR)
+
+lib:
+	$(MAKE) -C libevq OUT=$(BUILD)/libevq
+
+install-lib:
+	$(MAKE) -C libevq OUT=$(BUILD)/libevq install
+
+deb:
+	scripts/mkdeb.sh $(BUILD)
 
 selftests:
 	$(MAKE) -C selftests OUT=$(BUILD)/selftests \
@@ -85,5 +99,6 @@ clean:
 distclean: clean
 	rm -rf $(BUILD)
 
-.PHONY: all module install dkms-install dkms-uninstall selftests testmod run shell \
+.PHONY: all module install dkms-install dkms-uninstall lib install-lib deb \
+	selftests testmod run shell \
 	check check-fast check-debug lint bench clean distclean

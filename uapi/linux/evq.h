@@ -40,7 +40,7 @@ struct evq_setup {
 /*
  * ioctl type 0xE7 is unassigned in
  * Documentation/userspace-api/ioctl/ioctl-number.rst. Numbers 0x00-0x3f are
- * evq's; 0x01-0x3f are reserved for the roadmap (peek without consuming, a
+ * evq's; 0x02-0x3f are reserved for the roadmap (peek without consuming, a
  * configurable maximum, wake-one mode, an mmap fast path) and return ENOTTY
  * until they are defined.
  *
@@ -51,5 +51,31 @@ struct evq_setup {
  */
 #define EVQ_IOC_MAGIC		0xE7
 #define EVQ_IOC_SETUP		_IOW(EVQ_IOC_MAGIC, 0x00, struct evq_setup)
+
+/**
+ * struct evq_info - result of EVQ_IOC_GET_INFO
+ * @count: the current count
+ * @maximum: the largest count the counter accepts (EVQ_COUNT_MAX by default)
+ * @flags: the counter's flags (EVQ_SEMAPHORE or 0)
+ * @id: the counter's id, as in the eventfd-id line of its fdinfo
+ * @readers: tasks blocked in read(2) on the counter
+ * @writers: tasks blocked in write(2) on the counter
+ * @reserved: zero; later versions may fill it in
+ */
+struct evq_info {
+	__u64 count;
+	__u64 maximum;
+	__u32 flags;
+	__u32 id;
+	__u32 readers;
+	__u32 writers;
+	__u64 reserved[4];
+};
+
+/*
+ * EVQ_IOC_GET_INFO: read the counter's state without changing it. Fails
+ * with EFAULT for a bad pointer; a kernel module without it gives ENOTTY.
+ */
+#define EVQ_IOC_GET_INFO	_IOR(EVQ_IOC_MAGIC, 0x01, struct evq_info)
 
 #endif /* _UAPI_LINUX_EVQ_H */

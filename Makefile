@@ -40,8 +40,8 @@ install: module
 dkms-install:
 	rm -rf $(DKMS_DIR)
 	mkdir -p $(DKMS_DIR)
-	cp -r Kbuild Makefile module uapi $(DKMS_DIR)/
-	sed 's/@VERSION@/$(VERSION)/' scripts/dkms.conf.in > $(DKMS_DIR)/dkms.conf
+	cp -r Kbuild module uapi $(DKMS_DIR)/
+	sed 's/#MODULE_VERSION#/$(VERSION)/' scripts/dkms.conf.in > $(DKMS_DIR)/dkms.conf
 	dkms add evq/$(VERSION)
 	dkms build evq/$(VERSION)
 	dkms install evq/$(VERSION)

@@ -27,6 +27,9 @@ DEPS=(
 	linux-source-6.12  # kselftest harness, checkpatch.pl
 	xz-utils         # unpacking linux-source
 	linux-perf       # make bench: perf bench epoll wait in the VM
+	pkgconf          # the installed libevq's evq.pc (make check)
+	debhelper dh-dkms lintian  # make deb
+	dkms             # make check: DKMS builds evq from the evq-dkms package
 )
 # shellcheck disable=SC2206 # word splitting wanted
 [ -z "${EVQ_EXTRA_DEPS:-}" ] || DEPS+=($EVQ_EXTRA_DEPS)

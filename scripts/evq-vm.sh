@@ -104,6 +104,9 @@ prepare() {
 		"$build/vm/$kver/module/evq.ko" "$run"
 	[ "$kver" != debug ] ||
 		cp "$top/scripts/vm-payload-tests" "$build/vm/$kver/payload/tests"
+	# The module DKMS built from the evq-dkms package (dkms-check.sh).
+	[ ! -f "$build/dkms/$kver/evq.ko" ] ||
+		cp "$build/dkms/$kver/evq.ko" "$build/vm/$kver/payload/evq-dkms.ko"
 	INITRD=$build/vm/$kver/initrd.cpio.gz
 	"$top/scripts/mkinitramfs.sh" "$INITRD" "$build/vm/$kver/payload"
 	# KVM or TCG: probed once, on the first kernel (vm-run.sh says why).
@@ -145,10 +148,14 @@ shell)
 check | check-fast | check-debug)
 	results=$build/results.txt
 	: >"$results"
+	log "installed libevq and pkg-config"
+	"$top/scripts/libevq-check.sh" "$build" >>"$results"
 	lanes=()
 	if [ "$mode" != check-debug ]; then
 		log "static checks"
 		"$top/scripts/lint.sh" "$build" "${kvers[@]}" >>"$results"
+		log "Debian packages and DKMS"
+		"$top/scripts/dkms-check.sh" "$build" "${kvers[@]}" >>"$results"
 		lanes=("${kvers[@]}")
 	fi
 	[ "$mode" = check-fast ] || lanes+=(debug)

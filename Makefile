@@ -2,17 +2,23 @@
 #
 # make               build evq.ko for the running kernel (KDIR=... for another)
 # make run           boot a VM (KVER=6.12 default, or 6.1), load evq, run the demo
-# make check         lint, then every test on Debian's kernels and on the
-#                    debug kernel (lockdep, KASAN, kmemleak, failslab):
-#                    "N passed, N failed"
-# make check-fast    the same without the debug kernel
-# make check-debug   the debug kernel alone
+# make check         lint, then every test on every lane of scripts/lanes:
+#                    Debian's 6.1, 6.12 and 6.12 PREEMPT_RT kernels, the
+#                    debug kernel (lockdep, KASAN, kmemleak, failslab) and
+#                    the rt-kcsan kernel (PREEMPT_RT, lockdep, KCSAN, evq
+#                    built in): "N passed, N failed". LANES="6.12 debug"
+#                    picks lanes by name
+# make check-fast    lint and the Debian kernels only (no kernel build)
+# make check-debug   the built kernels only
 # make lint          checkpatch, W=1 + sparse on both kernels, userspace linters
 # make shell         the same VM with evq loaded and a shell on the console
 # make bench         benchmarks, native eventfd vs evq in one VM boot (KVER=)
 # make selftests     build the selftests for running on this machine
 # make testmod       build selftests/kmod/evq_testmod.ko (evq_kapi_test needs it)
 # make install       install evq.ko for the running kernel (then: modprobe evq)
+#                    and the man pages (install-man)
+# make install-man   docs/*.3 and docs/*.4 into $(DESTDIR)$(MANDIR)/man3, man4
+#                    (MANDIR=$(PREFIX)/share/man, PREFIX=/usr/local)
 # make dkms-install  register with DKMS so evq is rebuilt for new kernels
 # make lib           libevq.so.1, libevq.a and evq.pc in $(BUILD)/libevq
 # make install-lib   install them and the headers (PREFIX=/usr/local,
@@ -25,6 +31,8 @@ KDIR ?= /lib/modules/$(shell uname -r)/build
 BUILD ?= $(CURDIR)/build
 VERSION := 0.1
 DKMS_DIR := /usr/src/evq-$(VERSION)
+PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man
 
 export BUILD
 
@@ -33,9 +41,14 @@ all: module
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
-install: module
+install: module install-man
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
 	depmod -a $(notdir $(patsubst %/build,%,$(KDIR)))
+
+install-man:
+	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man4
+	install -m 0644 docs/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 0644 docs/*.4 $(DESTDIR)$(MANDIR)/man4/
 
 dkms-install:
 	rm -rf $(DKMS_DIR)
@@ -99,6 +112,6 @@ clean:
 distclean: clean
 	rm -rf $(BUILD)
 
-.PHONY: all module install dkms-install dkms-uninstall lib install-lib deb \
-	selftests testmod run shell \
+.PHONY: all module install install-man dkms-install dkms-uninstall lib install-lib \
+	deb selftests testmod run shell \
 	check check-fast check-debug lint bench clean distclean

@@ -11,8 +11,9 @@
 #include <linux/fs.h>
 #include <linux/kref.h>
 #include <linux/lockdep.h>
-#include <linux/percpu.h>
+#include <linux/list.h>
 #include <linux/poll.h>
+#include <linux/sched.h>
 #include <linux/types.h>
 #include <linux/wait.h>
 
@@ -43,39 +44,47 @@ extern const struct file_operations evq_fops;
 
 void evq_ctx_free(struct kref *kref);
 
-/*
- * True on a CPU while it runs the wake-up callbacks of an evq counter; see
- * evq_wake_locked(). Only this CPU writes it, always with interrupts off.
+/**
+ * struct evq_waker - a task inside the wake-up callbacks of an evq counter
+ * @node: in the bucket of evq_wakers for @task
+ * @task: the task that issued the wake-up (current)
+ *
+ * Lives on the waking task's stack for the duration of evq_wake_locked().
  */
-DECLARE_PER_CPU(bool, evq_in_wake);
+struct evq_waker {
+	struct hlist_node node;
+	struct task_struct *task;
+};
+
+void evq_waker_enter(struct evq_waker *w);
+void evq_waker_exit(struct evq_waker *w);
 
 /**
  * evq_wake_locked() - wake the waiters of @ctx
- * @ctx: the counter, with @ctx->wqh.lock held (so interrupts are off)
+ * @ctx: the counter, with @ctx->wqh.lock held
  * @mask: the poll events that became true
  *
- * The callbacks run here, under @ctx->wqh.lock. While they run, this CPU is
- * marked as inside an evq wake-up, so that a callback that signals an evq
- * counter again (the same one would deadlock on its lock, a cycle of them
- * would recurse without bound) is refused by evq_signal(), as eventfd does
- * with current->in_eventfd. A per-CPU flag serves where eventfd has a
- * per-task bit because the section runs with interrupts off and cannot
- * sleep: nothing else runs on this CPU until the flag is cleared (NMIs do
- * not signal counters). This holds because Debian's kernels are not
- * PREEMPT_RT, where spin_lock_irq() leaves interrupts on;
- * lockdep_assert_irqs_disabled() says so on a lockdep kernel.
+ * The callbacks run here, under @ctx->wqh.lock. While they run, the
+ * current task is marked as inside an evq wake-up (evq_waker_enter()), so
+ * that a callback that signals an evq counter again (the same one would
+ * deadlock on its lock, a cycle of them would recurse without bound) is
+ * refused by evq_signal(), as eventfd does with current->in_eventfd. The
+ * mark is per task, not per CPU, because on PREEMPT_RT @ctx->wqh.lock is
+ * a sleeping lock that leaves interrupts and preemption on: another task
+ * may run on this CPU inside the section, and must not see the mark.
  */
 static inline void evq_wake_locked(struct evq_ctx *ctx, __poll_t mask)
 {
+	struct evq_waker w;
+
 	lockdep_assert_held(&ctx->wqh.lock);
-	lockdep_assert_irqs_disabled();
 
 	/* No barrier needed: wqh.lock is held, as in eventfd. */
 	if (!waitqueue_active(&ctx->wqh))
 		return;
-	__this_cpu_write(evq_in_wake, true);
+	evq_waker_enter(&w);
 	wake_up_locked_poll(&ctx->wqh, mask);
-	__this_cpu_write(evq_in_wake, false);
+	evq_waker_exit(&w);
 }
 
 #endif /* EVQ_CTX_H */

@@ -3,14 +3,15 @@
 #
 # bench-report.sh VERDICT.log OUT.json [KEY=VALUE...]
 #
-# Turns the BENCH lines of a `make bench` VM run (scripts/vm-payload-bench,
+# Turns the BENCH lines of a `make bench` VM run (scripts/guest/bench,
 # selftests/evq_bench.c) into a table on stdout and a JSON file:
 #   - per row and counter type: median, min and max over the repetitions
 #   - ratio: the median over repetitions of the per-pair cost ratio
 #     evq/native (pair = the native and evq runs of one repetition, run back
 #     to back). For time-like units (lower is better) it is evq/native, for
 #     rates (ops/s, events/ms) native/evq, so below 1.00 always means evq
-#     was cheaper.
+#     was cheaper. ratio_min/ratio_max in the JSON: the smallest and the
+#     largest per-pair ratio, the spread scripts/bench-chart.sh draws.
 #   - "ref" rows (floors, futex/pipe controls) have one value, no ratio.
 #   - BENCH-GAP lines show as "not run: WHY" in the table and null in JSON.
 # KEY=VALUE pairs are added to the JSON's top level (e.g. accel=tcg).
@@ -171,7 +172,9 @@ END {
 				}
 		if (np > 0) {
 			ratio = sprintf("%.2f", median(pr, np))
-			obj = obj sprintf(", \"ratio_median\": %s, \"pairs\": %d", ratio, np)
+			# median() sorted pr: the extremes of the per-pair ratios.
+			obj = obj sprintf(", \"ratio_median\": %s, \"ratio_min\": %.3f, \"ratio_max\": %.3f, \"pairs\": %d",
+			       ratio, pr[1], pr[np], np)
 		} else {
 			obj = obj sprintf(", \"ratio_median\": null")
 		}

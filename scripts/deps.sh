@@ -22,11 +22,15 @@ DEPS=(
 	kmod             # modinfo, depmod
 	sparse           # make lint (C=2)
 	cppcheck clang-tidy shellcheck  # make lint (userspace, shell)
-	ccache           # debug-kernel rebuilds (build-debug-kernel.sh)
+	ccache           # kernel rebuilds (build-kernel.sh)
 	liburing-dev     # selftests
 	linux-source-6.12  # kselftest harness, checkpatch.pl
 	xz-utils         # unpacking linux-source
 	linux-perf       # make bench: perf bench epoll wait in the VM
+	python3-docutils  # intree-check.sh: evq.rst parses
+	rsync            # intree-check.sh: kselftest's make install
+	gnuplot-nox jq   # make bench: the chart (bench-chart.sh)
+	mandoc groff-base  # make lint: the man pages in docs/
 	pkgconf          # the installed libevq's evq.pc (make check)
 	debhelper dh-dkms lintian  # make deb
 	dkms             # make check: DKMS builds evq from the evq-dkms package

@@ -5,110 +5,154 @@
 #
 # What `make run`, `make shell` and `make check` do:
 #   run    install what is missing, build, boot one kernel (KVER, default the
-#          6.12 one), load evq and run the demo
+#          6.12 lane), load evq and run the demo
 #   shell  the same VM with evq loaded and a shell on the console
-#   lint   checkpatch, W=1 + sparse on every kernel, userspace linters
-#   check  build and run every test on every supported kernel, then print
-#          "N passed, N failed" over all of them; exit 1 on any failure.
-#          The kernels are Debian's and the debug kernel (lockdep, KASAN,
-#          kmemleak, fault injection; built once by build-debug-kernel.sh
-#          and cached), which runs scripts/vm-payload-debug
-#   check-fast   check without the debug kernel
-#   check-debug  the debug kernel alone (no lint, no Debian kernels)
-#   bench  boot one kernel (KVER) and run the benchmarks (vm-payload-bench),
-#          print the table, write $BUILD/bench/KVER.json
+#   lint   checkpatch, W=1 + sparse on every Debian kernel, the in-tree
+#          patch, userspace linters
+#   check  lint, then every lane of scripts/lanes (one line of data per
+#          kernel: how it is obtained, which plan of scripts/guest/ runs in
+#          the VM, extra kernel parameters), then "N passed, N failed" over
+#          all of them; exit 1 on any failure
+#   check-fast   check with only the debian: lanes (no kernel build)
+#   check-debug  only the built: lanes (no lint, no Debian kernels)
+#   bench  boot one kernel (KVER) and run the benchmarks (scripts/guest/bench),
+#          print the table, write $BUILD/bench/KVER.json and the chart
+#          $BUILD/bench/KVER.svg (bench-chart.sh)
 #
-# Environment: BUILD (default ./build), KVER (run/shell: a full version such
-# as 6.1.0-56-amd64, or just 6.1 / 6.12, or "debug"), EVQ_KVERS (the Debian
-# kernels, see kernels.sh), EVQ_VM_TIMEOUT (seconds per boot),
-# EVQ_BENCH_APPEND (bench: more kernel parameters, e.g.
-# "evq_bench_reps=20 evq_bench_secs=0.5").
+# Environment: BUILD (default ./build), KVER (run/shell/bench: a lane name
+# such as 6.1, 6.12, 6.12-rt, debug, or a full Debian version),
+# LANES (check: the lanes to run, by name, e.g. "6.12 debug"), EVQ_KVERS
+# (pins the Debian kernels, see kernels.sh), EVQ_VM_TIMEOUT (overall cap per
+# boot, seconds), EVQ_VM_STALL (seconds without output before a VM counts
+# as hung, see vm-run.sh), EVQ_BENCH_APPEND (bench: more kernel parameters,
+# e.g. "evq_bench_reps=20 evq_bench_secs=0.5").
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(realpath -m "${BUILD:-$top/build}")
 mode=${1:?usage: evq-vm.sh run|shell|check|check-fast|check-debug|lint|bench}
-timeout=${EVQ_VM_TIMEOUT:-900}
+timeout=${EVQ_VM_TIMEOUT:-3600}
+stall=${EVQ_VM_STALL:-300}
+guest=$top/scripts/guest
 
 log() { echo "evq-vm: $*" >&2; }
 
 "$top/scripts/deps.sh"
 ksrc=$("$top/scripts/kernel-source.sh" "$build")
-mapfile -t kvers < <("$top/scripts/kernels.sh")
-[ "${#kvers[@]}" -gt 0 ] || { log "no kernels found"; exit 1; }
+
+# The lanes: "NAME KERNEL PLAN PARAMS..." lines, comments and blanks gone.
+mapfile -t lanes < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$top/scripts/lanes")
+[ "${#lanes[@]}" -gt 0 ] || { log "no lanes in scripts/lanes"; exit 1; }
 
 # Userspace: static test binaries and the demo, built once for all kernels.
 log "building selftests and demo"
 make -s -C "$top/selftests" OUT="$build/selftests" \
 	KSFT_DIR="$ksrc/tools/testing/selftests" all >&2
 
-# build_module KDIR DIR: build evq.ko for the kernel at KDIR in DIR, from a
-# copy of the sources so that several kernels can be built side by side,
-# then the selftests' evq_testmod.ko in DIR/selftests/kmod against evq's
-# Module.symvers. Warnings are errors here.
+# make_quiet ARGS...: make, without the kbuild line every Debian header tree
+# prints; its status is whether the build produced what the caller checks.
+make_quiet() {
+	make -s "$@" 2>&1 | grep -v '^Skipping BTF generation' >&2 || true
+}
+
+# build_module KDIR DIR BUILTIN: build evq.ko for the kernel at KDIR in DIR,
+# from a copy of the sources so that several kernels can be built side by
+# side (not when BUILTIN is 1: the kernel has evq already), then the
+# selftests' evq_testmod.ko in DIR/selftests/kmod against evq's
+# Module.symvers (or the kernel's own, which has evq's symbols when it is
+# built in). Warnings are errors here.
 build_module() {
-	local kdir=$1 dir=$2
+	local kdir=$1 dir=$2 builtin=$3 symvers=()
 	rm -rf "$dir"
 	mkdir -p "$dir/selftests"
 	cp -r "$top/Kbuild" "$top/module" "$top/uapi" "$dir/"
 	cp -r "$top/selftests/kmod" "$dir/selftests/"
-	make -s -C "$kdir" M="$dir" KCFLAGS=-Werror modules 2>&1 |
-		grep -v '^Skipping BTF generation' >&2 || true
-	[ -f "$dir/evq.ko" ] || { log "module build failed for $kdir"; return 1; }
-	make -s -C "$kdir" M="$dir/selftests/kmod" KCFLAGS=-Werror \
-		KBUILD_EXTRA_SYMBOLS="$dir/Module.symvers" modules 2>&1 |
-		grep -v '^Skipping BTF generation' >&2 || true
+	if [ "$builtin" -eq 0 ]; then
+		make_quiet -C "$kdir" M="$dir" KCFLAGS=-Werror modules
+		[ -f "$dir/evq.ko" ] || { log "module build failed for $kdir"; return 1; }
+		symvers=(KBUILD_EXTRA_SYMBOLS="$dir/Module.symvers")
+	fi
+	make_quiet -C "$kdir" M="$dir/selftests/kmod" KCFLAGS=-Werror \
+		"${symvers[@]}" modules
 	[ -f "$dir/selftests/kmod/evq_testmod.ko" ] ||
 		{ log "evq_testmod build failed for $kdir"; return 1; }
 }
 
-# make_payload DIR KO RUNSCRIPT: the /payload tree of the initramfs: the
-# module, everything the selftests Makefile put in its OUT directory (test
-# binaries, tools, and an optional host-files list, see mkinitramfs.sh), the
-# plan to run, the helpers the plans source (lib) and the shell setup. A
-# plan may name host programs it needs in RUNSCRIPT.host-files (same
-# format).
+# make_payload DIR MODDIR PLAN KSRC: the /payload tree of the initramfs: the
+# modules built in MODDIR (evq.ko unless the kernel has evq built in),
+# everything the selftests Makefile put in its OUT directory (test
+# binaries, tools, and an optional host-files list, see mkinitramfs.sh),
+# every plan of scripts/guest (PLAN as "run"; plans may run each other),
+# the helpers they source (lib) and the shell setup. A plan may name host
+# programs it needs in PLAN.host-files (same format). When KSRC has evq's
+# in-tree selftests, the kernel's own kselftest runner and those tests
+# are installed in kselftest/, as a kernel CI would install them.
 make_payload() {
-	local dir=$1 ko=$2 run=$3
+	local dir=$1 moddir=$2 plan=$3 tree=$4 f
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	cp "$ko" "$dir/evq.ko"
-	cp "$(dirname "$ko")/selftests/kmod/evq_testmod.ko" "$dir/"
+	[ ! -f "$moddir/evq.ko" ] || cp "$moddir/evq.ko" "$dir/evq.ko"
+	cp "$moddir/selftests/kmod/evq_testmod.ko" "$dir/"
 	cp -a "$build/selftests/." "$dir/"
-	cp "$run" "$dir/run"
-	cp "$top/scripts/vm-payload-lib" "$dir/lib"
-	[ ! -f "$run.host-files" ] || cat "$run.host-files" >>"$dir/host-files"
-	cp "$top/scripts/vm-payload-setup" "$dir/setup"
+	for f in "$guest"/*; do
+		case $f in */init | *.host-files) continue ;; esac
+		cp "$f" "$dir/"
+	done
+	cp "$guest/$plan" "$dir/run"
+	[ ! -f "$guest/$plan.host-files" ] ||
+		cat "$guest/$plan.host-files" >>"$dir/host-files"
+	if [ -n "$tree" ] && [ -d "$tree/tools/testing/selftests/evq" ]; then
+		log "installing the in-tree selftests with the kselftest runner"
+		make -s -C "$tree/tools/testing/selftests" TARGETS=evq \
+			O="$build/kselftest-build" INSTALL_PATH="$dir/kselftest" \
+			install >&2
+	fi
 }
 
-# prepare KVER RUNSCRIPT: fetch the kernel, build the module, pack the
-# initramfs for the given payload script. Sets VMLINUZ, INITRD and KLABEL
-# (the kernel's name in results: KVER, or the debug kernel's release). KVER
-# "debug" is the debug kernel; its payload also gets vm-payload-tests as
-# "tests", which vm-payload-debug runs first.
-prepare() {
-	local kver=$1 run=$2 vars kdir
-	if [ "$kver" = debug ]; then
-		log "building the debug kernel (cached after the first time)"
-		vars=$("$top/scripts/build-debug-kernel.sh" "$build")
-	else
+# kernel KERNEL: obtain the lane's kernel; sets KDIR, VMLINUZ, KLABEL (the
+# name in results: the Debian version or the built kernel's release),
+# KTREE (a source tree with evq laid in, for built kernels that have it)
+# and BUILTIN (1 if evq is built into the kernel).
+kernel() {
+	local spec=$1 vars kver
+	case $spec in
+	debian:*)
+		kver=$("$top/scripts/kernels.sh" "${spec#debian:}")
 		vars=$("$top/scripts/fetch-kernel.sh" "$kver" "$build")
-	fi
-	kdir=$(sed -n 's/^KDIR=//p' <<<"$vars")
+		KLABEL=$kver
+		;;
+	built:*)
+		log "building the ${spec#built:} kernel (cached after the first time)"
+		vars=$("$top/scripts/build-kernel.sh" "$build" "${spec#built:}")
+		KLABEL=$(sed -n 's/^KRELEASE=//p' <<<"$vars")
+		;;
+	*) log "scripts/lanes: unknown kernel $spec"; return 1 ;;
+	esac
+	KDIR=$(sed -n 's/^KDIR=//p' <<<"$vars")
 	VMLINUZ=$(sed -n 's/^VMLINUZ=//p' <<<"$vars")
-	KLABEL=$(sed -n 's/^KRELEASE=//p' <<<"$vars")
-	KLABEL=${KLABEL:-$kver}
-	log "building evq.ko for $KLABEL"
-	build_module "$kdir" "$build/vm/$kver/module"
-	make_payload "$build/vm/$kver/payload" \
-		"$build/vm/$kver/module/evq.ko" "$run"
-	[ "$kver" != debug ] ||
-		cp "$top/scripts/vm-payload-tests" "$build/vm/$kver/payload/tests"
+	KTREE=$(sed -n 's/^KSRC=//p' <<<"$vars")
+	BUILTIN=0
+	grep -qs '^CONFIG_EVQ=y' "$KDIR/.config" && BUILTIN=1
+	return 0
+}
+
+# prepare LANE PLAN: obtain the lane's kernel, build the modules, pack the
+# initramfs with PLAN as /payload/run. Sets what kernel() sets, INITRD and
+# APPEND (the lane's kernel parameters), and VMDIR, the lane's directory.
+prepare() {
+	local name=$1 plan=$2 spec params
+	read -r _ spec _ params <<<"$(lane "$name")"
+	kernel "$spec"
+	APPEND=$params
+	VMDIR=$build/vm/$name
+	log "building modules for $KLABEL"
+	build_module "$KDIR" "$VMDIR/module" "$BUILTIN"
+	make_payload "$VMDIR/payload" "$VMDIR/module" "$plan" "$KTREE"
 	# The module DKMS built from the evq-dkms package (dkms-check.sh).
-	[ ! -f "$build/dkms/$kver/evq.ko" ] ||
-		cp "$build/dkms/$kver/evq.ko" "$build/vm/$kver/payload/evq-dkms.ko"
-	INITRD=$build/vm/$kver/initrd.cpio.gz
-	"$top/scripts/mkinitramfs.sh" "$INITRD" "$build/vm/$kver/payload"
+	[ ! -f "$build/dkms/$KLABEL/evq.ko" ] ||
+		cp "$build/dkms/$KLABEL/evq.ko" "$VMDIR/payload/evq-dkms.ko"
+	INITRD=$VMDIR/initrd.cpio.gz
+	"$top/scripts/mkinitramfs.sh" "$INITRD" "$VMDIR/payload"
 	# KVM or TCG: probed once, on the first kernel (vm-run.sh says why).
 	if [ -z "${EVQ_ACCEL:-}" ]; then
 		EVQ_ACCEL=$("$top/scripts/vm-run.sh" --print-accel --kernel "$VMLINUZ")
@@ -117,66 +161,106 @@ prepare() {
 	fi
 }
 
-pick_kver() {
-	local want=${KVER:-6.12} k
-	[ "$want" != debug ] || { echo debug; return 0; }
-	for k in "${kvers[@]}"; do
-		case $k in
-		"$want" | "$want".* | "$want"-*) echo "$k"; return 0 ;;
+# lane NAME: its line of scripts/lanes.
+lane() {
+	local l
+	for l in "${lanes[@]}"; do
+		[ "${l%%[[:space:]]*}" != "$1" ] || { echo "$l"; return 0; }
+	done
+	log "no lane $1 in scripts/lanes"
+	return 1
+}
+
+# lane_names [KIND]: the names of every lane, or of those whose kernel is
+# KIND (debian or built).
+lane_names() {
+	local l name spec
+	for l in "${lanes[@]}"; do
+		read -r name spec _ <<<"$l"
+		[ -z "${1:-}" ] || [ "${spec%%:*}" = "$1" ] || continue
+		echo "$name"
+	done
+}
+
+# pick_lane: the lane KVER names (default 6.12): a lane name, or a Debian
+# version (full, or its start) of a debian: lane.
+pick_lane() {
+	local want=${KVER:-6.12} name spec kver
+	lane "$want" >/dev/null 2>&1 && { echo "$want"; return 0; }
+	for name in $(lane_names debian); do
+		read -r _ spec _ <<<"$(lane "$name")"
+		kver=$("$top/scripts/kernels.sh" "${spec#debian:}") || continue
+		case $kver in
+		"$want" | "$want".* | "$want"-* | "$want"+*) echo "$name"; return 0 ;;
 		esac
 	done
-	log "KVER=$want matches none of: ${kvers[*]}"
+	log "KVER=$want matches no lane: $(lane_names | tr '\n' ' ')"
 	return 1
+}
+
+# debian_kvers: the Debian kernels of the debian: lanes, for lint.
+debian_kvers() {
+	local name spec
+	for name in $(lane_names debian); do
+		read -r _ spec _ <<<"$(lane "$name")"
+		"$top/scripts/kernels.sh" "${spec#debian:}"
+	done
+}
+
+# boot LOGNAME ARGS...: vm-run.sh on the prepared lane, logs in VMDIR.
+boot() {
+	local what=$1
+	shift
+	"$top/scripts/vm-run.sh" --kernel "$VMLINUZ" --initrd "$INITRD" \
+		--log "$VMDIR/$what-console.log" \
+		--verdict "$VMDIR/$what-verdict.log" \
+		${APPEND:+--append "$APPEND"} "$@"
 }
 
 case $mode in
 run)
-	kver=$(pick_kver)
-	prepare "$kver" "$top/scripts/vm-payload-demo"
-	log "booting $kver (software emulation takes a while)"
-	"$top/scripts/vm-run.sh" --kernel "$VMLINUZ" --initrd "$INITRD" \
-		--log "$build/vm/$kver/demo-console.log" \
-		--verdict "$build/vm/$kver/demo-verdict.log" --timeout "$timeout"
+	name=$(pick_lane)
+	prepare "$name" demo
+	log "booting $KLABEL (software emulation takes a while)"
+	boot demo --timeout "$timeout" --stall "$stall"
 	;;
 shell)
-	kver=$(pick_kver)
-	prepare "$kver" "$top/scripts/vm-payload-tests"
-	"$top/scripts/vm-run.sh" --kernel "$VMLINUZ" --initrd "$INITRD" \
-		--log "$build/vm/$kver/shell-console.log" \
-		--verdict "$build/vm/$kver/shell-verdict.log" --interactive
+	name=$(pick_lane)
+	prepare "$name" tests
+	boot shell --interactive
 	;;
 check | check-fast | check-debug)
 	results=$build/results.txt
 	: >"$results"
 	log "installed libevq and pkg-config"
 	"$top/scripts/libevq-check.sh" "$build" >>"$results"
-	lanes=()
+	case $mode in
+	check) selected=$(lane_names) ;;
+	check-fast) selected=$(lane_names debian) ;;
+	check-debug) selected=$(lane_names built) ;;
+	esac
+	[ -z "${LANES:-}" ] || selected=$LANES
 	if [ "$mode" != check-debug ]; then
 		log "static checks"
+		mapfile -t kvers < <(debian_kvers)
 		"$top/scripts/lint.sh" "$build" "${kvers[@]}" >>"$results"
 		log "Debian packages and DKMS"
 		"$top/scripts/dkms-check.sh" "$build" "${kvers[@]}" >>"$results"
-		lanes=("${kvers[@]}")
 	fi
-	[ "$mode" = check-fast ] || lanes+=(debug)
 	labels=()
-	for kver in "${lanes[@]}"; do
-		run=$top/scripts/vm-payload-tests
-		[ "$kver" != debug ] || run=$top/scripts/vm-payload-debug
-		prepare "$kver" "$run"
+	for name in $selected; do
+		read -r _ _ plan _ <<<"$(lane "$name")"
+		prepare "$name" "$plan"
 		labels+=("$KLABEL")
-		verdict=$build/vm/$kver/verdict.log
-		log "booting $KLABEL and running the tests"
-		if "$top/scripts/vm-run.sh" --kernel "$VMLINUZ" \
-			--initrd "$INITRD" --timeout "$timeout" \
-			--log "$build/vm/$kver/console.log" --verdict "$verdict" \
-			>"$build/vm/$kver/vm-run.out" 2>&1; then
+		log "lane $name: booting $KLABEL, plan $plan"
+		if boot check --timeout "$timeout" --stall "$stall" \
+			>"$VMDIR/vm-run.out" 2>&1; then
 			echo "ok $KLABEL: vm.boot_clean_and_complete" >>"$results"
 		else
-			cat "$build/vm/$kver/vm-run.out" >&2
+			cat "$VMDIR/vm-run.out" >&2
 			echo "not ok $KLABEL: vm.boot_clean_and_complete" >>"$results"
 		fi
-		grep -E '^(ok|not ok|skip) ' "$verdict" 2>/dev/null |
+		grep -aE '^(ok|not ok|skip) ' "$VMDIR/check-verdict.log" 2>/dev/null |
 			sed -E "s/^(ok|not ok|skip) /\1 $KLABEL: /" >>"$results" || true
 	done
 	passed=$(grep -c '^ok ' "$results" || true)
@@ -195,23 +279,31 @@ check | check-fast | check-debug)
 	[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
 	;;
 bench)
-	kver=$(pick_kver)
-	prepare "$kver" "$top/scripts/vm-payload-bench"
-	log "booting $kver for the benchmarks (a few minutes under TCG)"
-	verdict=$build/vm/$kver/bench-verdict.log
-	"$top/scripts/vm-run.sh" --kernel "$VMLINUZ" --initrd "$INITRD" \
-		--log "$build/vm/$kver/bench-console.log" --verdict "$verdict" \
-		--timeout "$timeout" --quiet \
-		${EVQ_BENCH_APPEND:+--append "$EVQ_BENCH_APPEND"} ||
+	name=$(pick_lane)
+	prepare "$name" bench
+	log "booting $KLABEL for the benchmarks (a few minutes under TCG)"
+	# The host's load averages before and after: was anything else running?
+	load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+	boot bench --timeout "$timeout" --stall "$stall" --quiet \
+		${EVQ_BENCH_APPEND:+--append "$APPEND $EVQ_BENCH_APPEND"} ||
 		bench_status=$?
-	accel=$EVQ_ACCEL
 	host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
-	"$top/scripts/bench-report.sh" "$verdict" "$build/bench/$kver.json" \
-		"accel=$accel" "host_cpu=$host_cpu" || bench_status=1
-	log "results: $build/bench/$kver.json; console: $build/vm/$kver/bench-console.log"
+	load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+	json=$build/bench/$KLABEL.json
+	"$top/scripts/bench-report.sh" "$VMDIR/bench-verdict.log" "$json" \
+		"accel=$EVQ_ACCEL" "host_cpu=$host_cpu" \
+		"host_loadavg_before=$load_before" \
+		"host_loadavg_after=$load_after" "host_cpus=$(nproc)" ||
+		bench_status=1
+	if [ -f "$json" ]; then
+		"$top/scripts/bench-chart.sh" "$json" "${json%.json}.svg" ||
+			bench_status=1
+	fi
+	log "results: $json, chart ${json%.json}.svg; console: $VMDIR/bench-console.log"
 	exit "${bench_status:-0}"
 	;;
 lint)
+	mapfile -t kvers < <(debian_kvers)
 	"$top/scripts/lint.sh" "$build" "${kvers[@]}" | tee "$build/lint.txt"
 	! grep -q '^not ok ' "$build/lint.txt"
 	;;

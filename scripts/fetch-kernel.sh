@@ -29,7 +29,8 @@ log() { echo "fetch-kernel.sh: $*" >&2; }
 
 # Point the headers' one-line Makefile
 #   include /usr/src/linux-headers-X-common/Makefile
-# at the copy under $root. Rewritten whenever the tree has moved.
+# at the copy under $root. Rewritten whenever the tree has moved (or is a
+# hard-linked copy of another checkout's build directory).
 fix_makefile() {
 	local mk=$kdir/Makefile inc
 	inc=$(sed -n 's/^include[[:space:]]\{1,\}//p' "$mk")
@@ -37,7 +38,8 @@ fix_makefile() {
 	case $inc in
 	"$root"/*) ;;
 	*) inc=$root/usr/src/${inc##*/usr/src/}
-	   echo "include $inc" >"$mk" ;;
+	   # A new file, not a rewrite: the tree may be hard-linked.
+	   echo "include $inc" >"$mk.tmp" && mv "$mk.tmp" "$mk" ;;
 	esac
 	[ -f "$inc" ] || { log "$mk includes missing $inc"; return 1; }
 }
@@ -72,7 +74,7 @@ info=$(apt-cache show --no-all-versions "$hdr" 2>/dev/null) || {
 ver=$(sed -n 's/^Version: //p' <<<"$info" | head -n1)
 deps=$(sed -n 's/^Depends: //p' <<<"$info" | head -n1 | tr ',|' '\n' |
 	sed -E 's/^ +//; s/ .*//')
-common=$(grep -E '^linux-headers-.*-common$' <<<"$deps" | head -n1) || true
+common=$(grep -E '^linux-headers-.*-common(-rt)?$' <<<"$deps" | head -n1) || true
 kbuild=$(grep -E '^linux-kbuild-' <<<"$deps" | head -n1) || true
 if [ -z "$common" ] || [ -z "$kbuild" ]; then
 	log "cannot find -common/kbuild in the Depends of $hdr $ver"

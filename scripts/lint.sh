@@ -14,6 +14,14 @@
 #   lint.userspace       selftests' lint target (cppcheck, clang-tidy)
 #   lint.shellcheck      shellcheck on every shell script (settings and
 #                        accepted exceptions in .shellcheckrc)
+#   intree.*             evq as a kernel patch (scripts/intree-check.sh):
+#                        applies, checkpatch with the tree, W=1 builds with
+#                        CONFIG_EVQ=y and =m, kselftest target, evq.rst
+#   docs.links_resolve   every relative link in README.md and docs/*.md
+#                        resolves inside the repository, none into ../shared
+#                        (check-doc-links.sh)
+#   docs.man.PAGE        each man page in docs/: mandoc -T lint and
+#                        groff -ww -z -man -t, not one message from either
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -77,3 +85,15 @@ verdict lint.userspace $?
 		sort | xargs shellcheck .ci/run
 ) >&2
 verdict lint.shellcheck $?
+
+# evq as a patch to Debian's linux-source-6.12; prints its own verdicts.
+"$top/scripts/intree-check.sh" "$build"
+"$top/scripts/check-doc-links.sh" "$top"
+
+# Man pages: any message from mandoc (style and up) or groff fails the page.
+for page in "$top"/docs/*.[1-8]; do
+	[ -f "$page" ] || continue
+	out=$(mandoc -T lint "$page" 2>&1; groff -ww -z -man -t "$page" 2>&1)
+	[ -z "$out" ] || echo "$out" >&2
+	verdict "docs.man.$(basename "$page")" "$([ -z "$out" ]; echo $?)"
+done

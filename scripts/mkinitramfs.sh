@@ -4,8 +4,8 @@
 # mkinitramfs.sh OUT.cpio.gz PAYLOAD_DIR
 #
 # Packs the test VM's initramfs (gzip'd newc cpio, all files owned by root):
-#   /bin/busybox   from busybox-static (vm-init installs the applets)
-#   /init          scripts/vm-init
+#   /bin/busybox   from busybox-static (scripts/guest/init installs the applets)
+#   /init          scripts/guest/init
 #   /payload/      a copy of PAYLOAD_DIR: run, setup, the module, tests...
 #   /etc/passwd, /etc/group   just root
 #   host programs  every absolute path listed in PAYLOAD_DIR/host-files (one
@@ -41,7 +41,7 @@ mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,etc,proc,sys,tmp,run,root,paylo
 echo "root:x:0:0:root:/root:/bin/sh" >"$stage/etc/passwd"
 echo "root:x:0:" >"$stage/etc/group"
 cp "$busybox" "$stage/bin/busybox"
-cp "$here/vm-init" "$stage/init"
+cp "$here/guest/init" "$stage/init"
 chmod 0755 "$stage/bin/busybox" "$stage/init"
 cp -a "$payload/." "$stage/payload/"
 

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # vm-run.sh --kernel VMLINUZ --initrd INITRD --log CONSOLE.log
-#           --verdict VERDICT.log [--timeout SECONDS] [--append "ARGS"]
-#           [--mem 1G] [--smp 2] [--interactive] [--quiet] [--qemu-arg ARG]...
+#           --verdict VERDICT.log [--timeout SECONDS] [--stall SECONDS]
+#           [--append "ARGS"] [--mem 1G] [--smp 2] [--interactive] [--quiet]
+#           [--qemu-arg ARG]...
 # vm-run.sh --print-accel [--kernel VMLINUZ]
 #
 # Boots INITRD (mkinitramfs.sh) on VMLINUZ in qemu (KVM if /dev/kvm works,
@@ -18,13 +19,21 @@
 #   1 the payload exited non-zero     3 kernel splat in the console log
 #   2 usage error                     4 no evq-exit: the VM crashed or hung
 #   5 timeout (qemu killed)           6 qemu itself failed
-# A splat wins over a missing or non-zero evq-exit, a timeout over all.
+#   7 stalled: no progress for --stall seconds (qemu killed)
+# A splat wins over a missing or non-zero evq-exit, a stall or timeout over
+# all. A stall or timeout names the test that was running (the last
+# kselftest "RUN" line, and the last lines of the console).
 #
 # --interactive: the console is this terminal (for `make shell`): evq.shell=1,
 # no timeout unless one is given; Ctrl-A X kills the VM.
 # --append: more kernel parameters, e.g. "evq.cmd=bench" (run /payload/bench
 # instead of /payload/run) or "loglevel=7" (the whole boot on the console).
-# --timeout: seconds (default 600; 0 = none).
+# --timeout: overall cap in seconds (default 3600; 0 = none). It is only a
+# backstop: a busy machine makes an emulated VM slow, not stuck.
+# --stall: the watchdog (default 300; 0 = none): the VM counts as hung when
+# neither the console nor the verdict port has grown for this many
+# seconds. Every test plan prints at least a line per test case, so a slow
+# VM keeps going while a stuck one is stopped within minutes.
 # --print-accel: print the accelerator a run would use (kvm or tcg), exit.
 #
 # KVM is used only when /dev/kvm is there AND a probe boot of the kernel
@@ -48,6 +57,7 @@ usage() {
 die() { echo "$prog: $*" >&2; exit 2; }
 
 kernel='' initrd='' log='' verdict='' append='' timeout_s='' mem=1G smp=2
+stall_s=300
 interactive=0 quiet=0 print_accel=0
 qemu_extra=()
 while [ $# -gt 0 ]; do
@@ -57,6 +67,7 @@ while [ $# -gt 0 ]; do
 	--log) log=${2:?}; shift 2 ;;
 	--verdict) verdict=${2:?}; shift 2 ;;
 	--timeout) timeout_s=${2:?}; shift 2 ;;
+	--stall) stall_s=${2:?}; shift 2 ;;
 	--append) append=${2?}; shift 2 ;;
 	--mem) mem=${2:?}; shift 2 ;;
 	--smp) smp=${2:?}; shift 2 ;;
@@ -97,9 +108,10 @@ fi
 [ -r "$kernel" ] || die "cannot read kernel $kernel"
 [ -r "$initrd" ] || die "cannot read initrd $initrd"
 if [ -z "$timeout_s" ]; then
-	if [ "$interactive" -eq 1 ]; then timeout_s=0; else timeout_s=600; fi
+	if [ "$interactive" -eq 1 ]; then timeout_s=0; else timeout_s=3600; fi
 fi
 case $timeout_s in *[!0-9]* | "") die "bad --timeout $timeout_s" ;; esac
+case $stall_s in *[!0-9]* | "") die "bad --stall $stall_s" ;; esac
 # qemu's chardev options are comma-separated: no commas in these paths.
 case $log$verdict in *,*) die "no commas in --log/--verdict paths" ;; esac
 
@@ -138,17 +150,55 @@ run=()
 # --foreground: qemu stays in our process group, so Ctrl-C reaches it.
 [ "$timeout_s" -eq 0 ] || run=(timeout --foreground -k 10 "$timeout_s")
 
+# size FILE: its size in bytes, 0 while it does not exist.
+size() { stat -c %s "$1" 2>/dev/null || echo 0; }
+
+# watch PID: wait for the VM, killing it if neither output grows for
+# $stall_s seconds. Sets rc, and stalled=1 if it had to kill.
+stalled=0
+watch() {
+	local pid=$1 last=-1 now idle=0
+	while kill -0 "$pid" 2>/dev/null; do
+		now=$(($(size "$log") + $(size "$verdict")))
+		if [ "$now" -ne "$last" ]; then
+			last=$now idle=0
+		elif [ "$stall_s" -gt 0 ] && [ "$idle" -ge "$stall_s" ]; then
+			stalled=1
+			kill -TERM "$pid" 2>/dev/null
+			sleep 5
+			kill -KILL "$pid" 2>/dev/null
+			break
+		fi
+		sleep 1
+		idle=$((idle + 1))
+	done
+	rc=0
+	wait "$pid" || rc=$?
+}
+
 start=$SECONDS
 rc=0
 if [ "$interactive" -eq 1 ]; then
 	"${run[@]}" "${qemu[@]}" || rc=$?
 	stty sane 2>/dev/null || true
 elif [ "$quiet" -eq 1 ]; then
-	"${run[@]}" "${qemu[@]}" </dev/null >/dev/null || rc=$?
+	"${run[@]}" "${qemu[@]}" </dev/null >/dev/null &
+	watch $!
 else
-	"${run[@]}" "${qemu[@]}" </dev/null || rc=$?
+	"${run[@]}" "${qemu[@]}" </dev/null &
+	watch $!
 fi
 elapsed=$((SECONDS - start))
+
+# What was running when the VM was stopped: the last kselftest case that
+# started, and the last lines of the console.
+last_test() {
+	local t
+	t=$(tr -d '\r' <"$log" 2>/dev/null | grep -a '^#  RUN ' | tail -n1 |
+		sed 's/^#  RUN *//')
+	echo "last test started: ${t:-none (no kselftest RUN line)}; console ends:" >&2
+	tr -d '\r' <"$log" 2>/dev/null | tail -n 8 | sed 's/^/  /' >&2
+}
 
 # Kernel splats anywhere in the console log. Case-sensitive on purpose:
 # Debian's clean boots print "... report a bug" and "This is not a bug"
@@ -169,6 +219,9 @@ splat_re+='|blocked for more than|detected stall|Bad page (state|map)'
 benign_re='kmemleak: Kernel memory leak detector initialized'
 benign_re+='|kmemleak: Automatic memory scanning thread'
 benign_re+='|rcu:[[:space:]]+RCU lockdep checking is enabled'
+# KCSAN reports races anywhere in the kernel; the rt-kcsan lane's plan
+# (scripts/guest/kcsan) fails on the ones that name evq and lists the rest.
+benign_re+='|BUG: KCSAN: data-race'
 [ -z "${EVQ_LOG_IGNORE:-}" ] || benign_re+="|$EVQ_LOG_IGNORE"
 
 splats=
@@ -191,8 +244,14 @@ fail() {
 	exit "$1"
 }
 
+if [ "$stalled" -eq 1 ]; then
+	[ -z "$splats" ] || { echo "$splats" | head -n 40 >&2; }
+	last_test
+	fail 7 "stalled: no console or verdict output for ${stall_s}s"
+fi
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 	[ -z "$splats" ] || { echo "$splats" | head -n 40 >&2; }
+	last_test
 	fail 5 "timeout: the VM ran longer than ${timeout_s}s"
 fi
 if [ -n "$splats" ]; then

@@ -2,7 +2,7 @@
 /*
  * evq_failslab - open(/dev/evq) with its memory allocations made to fail.
  *
- * For the debug kernel (scripts/vm-payload-debug): needs root, debugfs on
+ * For the debug kernel (scripts/guest/debug): needs root, debugfs on
  * /sys/kernel/debug, CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC,
  * CONFIG_FAULT_INJECTION_DEBUG_FS and CONFIG_FAULT_INJECTION_STACKTRACE_FILTER,
  * and evq loaded with no counter open anywhere.

@@ -107,7 +107,7 @@ static long sys_ret(long ret)
 }
 
 /* Append a description of the current op to the log. */
-static void __attribute__((format(printf, 3, 4)))
+static void __printf(3, 4)
 note(struct fuzz *f, int slot, const char *fmt, ...)
 {
 	va_list ap;

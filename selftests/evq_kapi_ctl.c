@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * evq_kapi_ctl - the unload tests' hands (scripts/vm-payload-tests runs
+ * evq_kapi_ctl - the unload tests' hands (scripts/guest/tests runs
  * evq_kapi_unload.sh, which uses it):
  *
  *   evq_kapi_ctl hold FD    make evq_testmod hold the counter on FD until

@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -200,7 +201,8 @@ TEST_F(kapi, burst_values_add_up)
 	st = stats(_metadata, self->tm);
 	EXPECT_EQ(1000ULL, st.signalled);
 	EXPECT_EQ(0ULL, st.refused);
-	EXPECT_EQ(0ULL, st.hardirq) TH_LOG("a burst runs in process context");
+	EXPECT_EQ(0ULL, st.hardirq + st.softirq)
+		TH_LOG("a burst runs in process context");
 }
 
 TEST_F(kapi, signal_of_zero_wakes_and_adds_nothing)
@@ -231,7 +233,23 @@ TEST_F(kapi, burst_wakes_blocked_reader)
 	EXPECT_EQ(7ULL, b.value);
 }
 
-TEST_F(kapi, hrtimer_signals_from_hard_irq_add_up)
+/*
+ * How many of a session's signals came from the hrtimer's context: hard
+ * IRQ, or softirq on PREEMPT_RT (the test module's timers are plain
+ * HRTIMER_MODE_REL, which RT expires in softirq context).
+ */
+static uint64_t timer_context_signals(struct __test_metadata *_metadata,
+				      const struct evq_testmod_stats *st)
+{
+	if (st->preempt_rt) {
+		EXPECT_EQ(0ULL, st->hardirq) TH_LOG("PREEMPT_RT: no hard IRQ");
+		return st->softirq;
+	}
+	EXPECT_EQ(0ULL, st->softirq) TH_LOG("not RT: the timer is hard IRQ");
+	return st->hardirq;
+}
+
+TEST_F(kapi, hrtimer_signals_from_irq_context_add_up)
 {
 	struct evq_testmod_stats st;
 	struct blocked_read b = { .fd = self->fd };
@@ -250,7 +268,9 @@ TEST_F(kapi, hrtimer_signals_from_hard_irq_add_up)
 	EXPECT_EQ(100ULL, sum) TH_LOG("50 signals of 2");
 	st = stats(_metadata, self->tm);
 	EXPECT_EQ(50ULL, st.signalled);
-	EXPECT_EQ(50ULL, st.hardirq) TH_LOG("every expiry in hard-IRQ context");
+	EXPECT_EQ(50ULL, timer_context_signals(_metadata, &st))
+		TH_LOG("every expiry in the timer's IRQ context (preempt_rt %u)",
+		       st.preempt_rt);
 	EXPECT_EQ(0ULL, st.refused);
 }
 
@@ -272,7 +292,8 @@ TEST_F(kapi, work_signals_add_up_and_wake_epoll)
 	EXPECT_EQ(500ULL, read_until(self->fd, 500));
 	st = stats(_metadata, self->tm);
 	EXPECT_EQ(500ULL, st.signalled);
-	EXPECT_EQ(0ULL, st.hardirq) TH_LOG("work runs in process context");
+	EXPECT_EQ(0ULL, st.hardirq + st.softirq)
+		TH_LOG("work runs in process context");
 }
 
 struct epoll_waiter {
@@ -413,6 +434,90 @@ static void *writer_loop_fn(void *arg)
 	return NULL;
 }
 
+/* The waker of signal_from_a_task_that_preempted_a_waker_is_allowed. */
+struct waker_loop {
+	pthread_t thread;
+	int fd;			/* a counter registered in an epoll set */
+	atomic_bool stop;
+	long ret;
+	unsigned long writes;
+};
+
+static int pin_to_cpu0(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}
+
+static void *waker_loop_fn(void *arg)
+{
+	struct waker_loop *w = arg;
+	uint64_t one = 1, v;
+
+	w->ret = pin_to_cpu0();
+	while (!w->ret && !atomic_load(&w->stop)) {
+		/* Every write wakes the epoll entry, under the counter's lock. */
+		if (write(w->fd, &one, sizeof(one)) != sizeof(one))
+			w->ret = -errno;
+		else if (++w->writes % 1024 == 0 &&
+			 read(w->fd, &v, sizeof(v)) != sizeof(v))
+			w->ret = -errno;
+	}
+	return NULL;
+}
+
+/*
+ * The recursion guard marks the task that is inside an evq wake-up, not
+ * the CPU. On PREEMPT_RT a wake-up runs with preemption on, so another
+ * task may run on that CPU in the middle of it, and it must still be
+ * allowed to signal. Here a SCHED_FIFO task shares CPU 0 with a task that
+ * wakes an epoll entry in a loop, and wakes up every 50 us to signal: on
+ * RT it often preempts the waker inside its wake-up. Not one signal may be
+ * refused. (With the guard as a per-CPU flag, RT refused them; elsewhere
+ * the wake-up runs with interrupts off and the high-priority task waits.)
+ */
+TEST_F(kapi, signal_from_a_task_that_preempted_a_waker_is_allowed)
+{
+	enum { ROUNDS = 2000 };
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct sched_param prio = { .sched_priority = 10 };
+	struct waker_loop w = { .fd = evq_eventfd(0, EFD_CLOEXEC) };
+	struct evq_testmod_stats st;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	long ret = 0;
+	int i;
+
+	ASSERT_LE(0, w.fd);
+	ASSERT_LE(0, ep);
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, w.fd, &ev));
+	ASSERT_EQ(0, attach(self->tm, self->fd));
+	ASSERT_EQ(0, pin_to_cpu0());
+	ASSERT_EQ(0, pthread_create(&w.thread, NULL, waker_loop_fn, &w));
+	ASSERT_EQ(0, sched_setscheduler(0, SCHED_FIFO, &prio))
+		TH_LOG("SCHED_FIFO: %s (needs root)", strerror(errno));
+	for (i = 0; i < ROUNDS && !ret; i++) {
+		usleep(50);
+		ret = tm_signal(self->tm, 1, 1, EVQ_TESTMOD_BURST);
+	}
+	prio.sched_priority = 0;
+	sched_setscheduler(0, SCHED_OTHER, &prio);
+	atomic_store(&w.stop, true);
+	pthread_join(w.thread, NULL);
+	EXPECT_EQ(0, ret) TH_LOG("SIGNAL: %s", errstr(ret));
+	EXPECT_EQ(0, w.ret) TH_LOG("waker: %s", errstr(w.ret));
+	st = stats(_metadata, self->tm);
+	EXPECT_EQ(0ULL, st.refused)
+		TH_LOG("%llu of %d signals refused while the waker made %lu writes",
+		       (unsigned long long)st.refused, ROUNDS, w.writes);
+	EXPECT_EQ((uint64_t)ROUNDS, st.signalled);
+	EXPECT_EQ((uint64_t)ROUNDS, read_until(self->fd, ROUNDS));
+	close(ep);
+	close(w.fd);
+}
+
 /*
  * Every producer at once on one counter: an hrtimer (hard IRQ), a work
  * item and a burst, each from its own session, and a thread writing with
@@ -440,7 +545,7 @@ TEST_F(kapi, all_producers_at_once_add_up)
 	pthread_join(w.thread, NULL);
 	EXPECT_EQ(0, w.ret) TH_LOG("write: %s", errstr(w.ret));
 	st = stats(_metadata, self->tm);
-	EXPECT_EQ((uint64_t)TIMER_N, st.hardirq);
+	EXPECT_EQ((uint64_t)TIMER_N, timer_context_signals(_metadata, &st));
 	close(tm3);
 	close(tm2);
 }

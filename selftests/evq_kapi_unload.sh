@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Unloading evq and evq_testmod in either order while counters are open and
-# referenced from the kernel. Sourced by scripts/vm-payload-tests (uses its
+# referenced from the kernel. Sourced by scripts/guest/tests (uses its
 # check/ok/not_ok) in /payload, with evq and evq_testmod loaded; leaves evq
 # loaded and evq_testmod unloaded.
 #

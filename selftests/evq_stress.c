@@ -4,7 +4,7 @@
  *
  * Usage: evq_stress [SECONDS]   (default 10; the churn phase lasts that long)
  *
- * Meant to run under lockdep, KASAN and kmemleak (scripts/vm-payload-debug):
+ * Meant to run under lockdep, KASAN and kmemleak (scripts/guest/debug):
  * the kernel's checkers find the locking and memory bugs, this program finds
  * lost or duplicated values. All at the same time, until SECONDS are up:
  *

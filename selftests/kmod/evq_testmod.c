@@ -12,7 +12,11 @@
  * the unload tests close every file while a counter is still referenced.
  *
  * Contexts: BURST signals in the ioctl (process context), HRTIMER from an
- * hrtimer in HRTIMER_MODE_REL_HARD (hard-IRQ context, also on PREEMPT_RT),
+ * hrtimer in plain HRTIMER_MODE_REL (hard-IRQ context, except on
+ * PREEMPT_RT, which expires such timers in softirq context because their
+ * callbacks may take spinlock_t locks, evq's included: a _HARD timer
+ * would take a sleeping lock in hard IRQ there, and lockdep's raw-lock
+ * nesting check flags that pattern on other kernels too),
  * WORK from a work item on system_wq, and the hook's callback runs inside
  * evq's wake-up, where evq_signal_allowed() must say no.
  */
@@ -63,6 +67,7 @@
  * @signalled: see struct evq_testmod_stats, as are the counters below
  * @refused: see struct evq_testmod_stats
  * @hardirq: see struct evq_testmod_stats
+ * @softirq: see struct evq_testmod_stats
  * @cb_calls: see struct evq_testmod_stats
  * @cb_direct: see struct evq_testmod_stats
  * @cb_deferred: see struct evq_testmod_stats
@@ -87,6 +92,7 @@ struct evq_tm_session {
 	atomic64_t signalled;
 	atomic64_t refused;
 	atomic64_t hardirq;
+	atomic64_t softirq;
 	atomic64_t cb_calls;
 	atomic64_t cb_direct;
 	atomic64_t cb_deferred;
@@ -99,11 +105,28 @@ static struct evq_ctx *evq_tm_held[EVQ_TM_MAX_HELD];	/* evq_tm_held_lock */
 static unsigned int evq_tm_nheld;			/* evq_tm_held_lock */
 static struct hrtimer evq_tm_hold_timer;
 
+/*
+ * hrtimer_setup() appeared in 6.13, and hrtimer_init() with it a separate
+ * assignment of ->function went away in 6.15; Kbuild probes which one the
+ * kernel has. Both timers here use plain HRTIMER_MODE_REL (see the top).
+ */
+static void evq_tm_hrtimer_setup(struct hrtimer *timer,
+				 enum hrtimer_restart (*fn)(struct hrtimer *))
+{
+#ifdef EVQ_TM_HAVE_HRTIMER_SETUP
+	hrtimer_setup(timer, fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+#else
+	hrtimer_init(timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	timer->function = fn;
+#endif
+}
+
 /* Signal @ctx with @value and count what happened. */
 static void evq_tm_signal(struct evq_tm_session *s, struct evq_ctx *ctx,
 			  u64 value)
 {
 	bool hard = in_hardirq();
+	bool soft = !hard && in_serving_softirq();
 
 	/*
 	 * Counted before the signal, so that a reader who sees the value
@@ -112,11 +135,15 @@ static void evq_tm_signal(struct evq_tm_session *s, struct evq_ctx *ctx,
 	atomic64_inc(&s->signalled);
 	if (hard)
 		atomic64_inc(&s->hardirq);
+	if (soft)
+		atomic64_inc(&s->softirq);
 	if (evq_signal(ctx, value))
 		return;
 	atomic64_dec(&s->signalled);
 	if (hard)
 		atomic64_dec(&s->hardirq);
+	if (soft)
+		atomic64_dec(&s->softirq);
 	atomic64_inc(&s->refused);
 }
 
@@ -154,7 +181,8 @@ static void evq_tm_hook_work_fn(struct work_struct *work)
 
 /*
  * The hook's wait-queue callback: runs inside evq's wake-up of the watched
- * counter, with that counter's lock held and interrupts off.
+ * counter, with that counter's lock held (and interrupts off, except on
+ * PREEMPT_RT).
  */
 static int evq_tm_hook_wake(wait_queue_entry_t *wait, unsigned int mode,
 			    int sync, void *key)
@@ -201,8 +229,7 @@ static int evq_tm_open(struct inode *inode, struct file *file)
 	if (!s)
 		return -ENOMEM;
 	mutex_init(&s->lock);
-	hrtimer_init(&s->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
-	s->timer.function = evq_tm_timer_fn;
+	evq_tm_hrtimer_setup(&s->timer, evq_tm_timer_fn);
 	INIT_WORK(&s->work, evq_tm_work_fn);
 	INIT_WORK(&s->hook_work, evq_tm_hook_work_fn);
 	init_waitqueue_func_entry(&s->hook_wait, evq_tm_hook_wake);
@@ -271,7 +298,7 @@ static long evq_tm_start(struct evq_tm_session *s,
 		s->value = sig->value;
 		atomic_set(&s->left, sig->times);
 		hrtimer_start(&s->timer, ns_to_ktime(EVQ_TM_PERIOD_NS),
-			      HRTIMER_MODE_REL_HARD);
+			      HRTIMER_MODE_REL);
 		return 0;
 	case EVQ_TESTMOD_WORK:
 		s->value = sig->value;
@@ -328,6 +355,8 @@ static long evq_tm_stats(struct evq_tm_session *s,
 		.signalled = atomic64_read(&s->signalled),
 		.refused = atomic64_read(&s->refused),
 		.hardirq = atomic64_read(&s->hardirq),
+		.softirq = atomic64_read(&s->softirq),
+		.preempt_rt = IS_ENABLED(CONFIG_PREEMPT_RT),
 		.cb_calls = atomic64_read(&s->cb_calls),
 		.cb_direct = atomic64_read(&s->cb_direct),
 		.cb_deferred = atomic64_read(&s->cb_deferred),
@@ -372,7 +401,7 @@ static long evq_tm_hold(int fd)
 	if (!hrtimer_active(&evq_tm_hold_timer))
 		hrtimer_start(&evq_tm_hold_timer,
 			      ns_to_ktime(EVQ_TM_HOLD_PERIOD_NS),
-			      HRTIMER_MODE_REL_HARD);
+			      HRTIMER_MODE_REL);
 	return 0;
 }
 
@@ -467,9 +496,7 @@ static struct miscdevice evq_tm_misc = {
 
 static int __init evq_tm_init(void)
 {
-	hrtimer_init(&evq_tm_hold_timer, CLOCK_MONOTONIC,
-		     HRTIMER_MODE_REL_HARD);
-	evq_tm_hold_timer.function = evq_tm_hold_timer_fn;
+	evq_tm_hrtimer_setup(&evq_tm_hold_timer, evq_tm_hold_timer_fn);
 	return misc_register(&evq_tm_misc);
 }
 

@@ -5,7 +5,7 @@
  *
  * Each open() of /dev/evq_testmod is a session that can attach one evq
  * counter and signal it in the ways a driver would: in a burst from process
- * context, from an hrtimer in hard-IRQ context, from a workqueue. The
+ * context, from an hrtimer (hard IRQ; softirq on PREEMPT_RT), from a workqueue. The
  * module exists only for the tests; its ioctls use evq's type byte with
  * numbers from 0x40, which evq itself leaves alone.
  */
@@ -19,7 +19,7 @@
 
 /* struct evq_testmod_signal.how */
 #define EVQ_TESTMOD_BURST	0	/* in the ioctl, @times in a row */
-#define EVQ_TESTMOD_HRTIMER	1	/* one per hrtimer expiry (hard IRQ) */
+#define EVQ_TESTMOD_HRTIMER	1	/* one per hrtimer expiry (IRQ) */
 #define EVQ_TESTMOD_WORK	2	/* @times in a row from a work item */
 
 /* At most this many signals per EVQ_TESTMOD_IOC_SIGNAL. */
@@ -56,6 +56,10 @@ struct evq_testmod_hook {
  * @signalled: evq_signal() calls that signalled
  * @refused: evq_signal() calls that were refused
  * @hardirq: of @signalled, those made in hard-IRQ context
+ * @softirq: of @signalled, those made in softirq context (HRTIMER's on
+ *	PREEMPT_RT)
+ * @preempt_rt: 1 if the kernel is PREEMPT_RT, else 0
+ * @pad: zero
  * @cb_calls: EPOLLIN wake-ups seen by the hook's callback
  * @cb_direct: wake-ups (EPOLLIN or EPOLLHUP) where evq_signal_allowed() was
  *	true in the callback
@@ -70,6 +74,9 @@ struct evq_testmod_stats {
 	__u64 cb_direct;
 	__u64 cb_deferred;
 	__u64 cb_hup;
+	__u64 softirq;
+	__u32 preempt_rt;
+	__u32 pad;
 };
 
 /**

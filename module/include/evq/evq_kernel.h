@@ -2,14 +2,15 @@
 /*
  * evq in-kernel producer API, for other kernel modules: signal a /dev/evq
  * counter that a process handed you as a file descriptor, from any context
- * (hard IRQ included), as eventfd_signal() does for an eventfd.
+ * (hard IRQ included, except on PREEMPT_RT, where the counter's lock
+ * sleeps), as eventfd_signal() does for an eventfd.
  *
  *	struct evq_ctx *ctx = evq_ctx_fdget(fd);	// process context
  *
  *	if (IS_ERR(ctx))
  *		return PTR_ERR(ctx);			// -EBADF, -EINVAL
  *	...
- *	evq_signal(ctx, 1);				// any context
+ *	evq_signal(ctx, 1);				// see evq_signal()
  *	...
  *	evq_ctx_put(ctx);				// before module exit
  *

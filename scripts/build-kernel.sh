@@ -1,25 +1,34 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# build-debug-kernel.sh BUILDDIR
+# build-kernel.sh BUILDDIR NAME
 #
-# Builds the debug kernel evq's VM tests run on: Debian's linux-source-6.12,
-# `make ARCH=x86_64 tinyconfig` + scripts/debug-kernel.config + olddefconfig
-# (KASAN, lockdep, kmemleak, fault injection, ...), then bzImage and
-# `make modules` so that Module.symvers exists and an out-of-tree module
+# Builds one of the kernels evq's VM lanes boot (scripts/lanes, kernel
+# "built:NAME") from Debian's linux-source-6.12: `make ARCH=x86_64
+# tinyconfig`, then scripts/kconfig/base.config and scripts/kconfig/NAME.config
+# (the latter wins where both set a symbol), then olddefconfig; then bzImage
+# and `make modules` so that Module.symvers exists and an out-of-tree module
 # builds with `make -C $KDIR M=<dir> modules`.
 #
 # The source is extracted once into BUILDDIR/linux-source-6.12 (shared with
 # scripts/kernel-source.sh, same stamp; never built in: O= is used). The
-# kernel goes to BUILDDIR/debug-kernel/<key>/build, where the key names the
-# linux-source package version, the gcc version and a hash of the fragment;
+# kernel goes to BUILDDIR/kernel-NAME/<key>/build, where the key names the
+# linux-source package version, the gcc version and a hash of the fragments;
 # a second run with the same key only prints the result. build.log in the key
 # directory has the full make output.
+#
+# A fragment that sets CONFIG_EVQ builds evq in-tree: the kernel is built
+# from BUILDDIR/kernel-NAME/<key>/src, a hard-link copy of the extracted
+# tree into which scripts/intree.sh lays evq's sources (it adds files and
+# replaces changed ones with new files, so the shared tree is never
+# written). evq's sources are not part of the key: when they change, the
+# next run lays them in again and rebuilds incrementally (a minute or two).
 #
 # On success the last lines on stdout are
 #   KDIR=<absolute O= directory>
 #   VMLINUZ=<absolute path of bzImage>
 #   KRELEASE=<its uname -r>
+#   KSRC=<the source tree with evq laid in>   (in-tree evq only)
 # Progress goes to stderr. Missing build packages are installed with apt-get.
 # ccache is used when installed (CCACHE_DIR=BUILDDIR/ccache).
 #
@@ -28,19 +37,45 @@ set -euo pipefail
 
 # Bump when the way the kernel is configured or built changes (not the
 # fragment: its hash is part of the key already).
-recipe=1
+recipe=2
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-fragment=$top/scripts/debug-kernel.config
-build=$(realpath -m "${1:?usage: build-debug-kernel.sh BUILDDIR}")
+usage="usage: build-kernel.sh BUILDDIR NAME"
+build=$(realpath -m "${1:?$usage}")
+kname=${2:?$usage}
+fragments=("$top/scripts/kconfig/base.config" "$top/scripts/kconfig/$kname.config")
 jobs=${JOBS:-$(nproc)}
 tarball=/usr/src/linux-source-6.12.tar.xz
 srcpkg=linux-source-6.12
 
-log() { echo "build-debug-kernel: $*" >&2; }
+log() { echo "build-kernel($kname): $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-[ -r "$fragment" ] || die "$fragment missing"
+for f in "${fragments[@]}"; do [ -r "$f" ] || die "$f missing"; done
+
+# The fragments as one, a symbol's last setting winning, in first-seen
+# order: what is applied and checked.
+merged_fragment() {
+	awk '
+		/^CONFIG_[A-Za-z0-9_]+=/ { sym = $0; sub(/=.*/, "", sym) }
+		/^# CONFIG_[A-Za-z0-9_]+ is not set$/ { sym = $2 }
+		sym != "" { if (!(sym in line)) order[++n] = sym; line[sym] = $0 }
+		{ sym = "" }
+		END { for (i = 1; i <= n; i++) print line[order[i]] }
+	' "${fragments[@]}"
+}
+fragment=$(mktemp)
+trap 'rm -f "$fragment"' EXIT
+merged_fragment >"$fragment"
+evq_in_tree=0
+! grep -qE '^CONFIG_EVQ=[ym]$' "$fragment" || evq_in_tree=1
+
+# evq's sources as intree.sh lays them: a hash, to know when to lay again.
+evq_sources_sum() {
+	(cd "$top" && find Kbuild module uapi docs selftests scripts/intree.sh \
+		-type f ! -name '*.o' ! -name '*.ko' ! -name '.*' -print0 2>/dev/null |
+		LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
+}
 
 # --- Packages -----------------------------------------------------------------
 installed() {
@@ -79,23 +114,27 @@ result() {
 	echo "KDIR=$obj"
 	echo "VMLINUZ=$obj/arch/x86/boot/bzImage"
 	echo "KRELEASE=$(cat "$obj/include/config/kernel.release")"
+	[ "$evq_in_tree" -eq 0 ] || echo "KSRC=${obj%/build}/src"
 }
 
-# built KEYDIR: that key's kernel is complete, and the source tree its
-# Makefile points at is still the one it was built from.
+# built KEYDIR: that key's kernel is complete, the source tree its
+# Makefile points at is still the one it was built from, and (in-tree evq)
+# it was built from evq's current sources.
 built() {
 	[ -f "$1/.done" ] && [ -f "$1/build/arch/x86/boot/bzImage" ] &&
 		[ -f "$1/build/Module.symvers" ] &&
 		[ "$(cat "$build/$srcpkg/.evq-extracted" 2>/dev/null)" = \
-			"$(dpkg-query -W -f '${Version}' "$srcpkg")" ]
+			"$(dpkg-query -W -f '${Version}' "$srcpkg")" ] &&
+		{ [ "$evq_in_tree" -eq 0 ] ||
+			[ "$(cat "$1/.evq-sources" 2>/dev/null)" = "$(evq_sources_sum)" ]; }
 }
 
 # Fast path: nothing to do when this key was built already.
 if installed "$srcpkg" && command -v gcc >/dev/null; then
 	key=$(cache_key)
-	obj=$build/debug-kernel/$key/build
-	if built "$build/debug-kernel/$key"; then
-		log "up to date: $build/debug-kernel/$key"
+	obj=$build/kernel-$kname/$key/build
+	if built "$build/kernel-$kname/$key"; then
+		log "up to date: $build/kernel-$kname/$key"
 		result
 		exit 0
 	fi
@@ -105,9 +144,10 @@ ensure_packages
 [ -r "$tarball" ] || die "$tarball missing after installing $srcpkg"
 version=$(dpkg-query -W -f '${Version}' "$srcpkg")
 key=$(cache_key)
-keydir=$build/debug-kernel/$key
+keydir=$build/kernel-$kname/$key
 obj=$keydir/build
-src=$build/$srcpkg
+extracted=$build/$srcpkg
+src=$extracted
 mkdir -p "$keydir"
 
 # One build per key at a time; a second caller waits and then reuses it.
@@ -121,6 +161,8 @@ if built "$keydir"; then
 	result
 	exit 0
 fi
+incremental=0
+[ ! -f "$keydir/.done" ] || incremental=1
 rm -f "$keydir/.done"
 
 # --- Source -------------------------------------------------------------------
@@ -128,17 +170,31 @@ rm -f "$keydir/.done"
 # package version the tree was extracted from.
 (
 	flock 8
-	stamp=$src/.evq-extracted
+	stamp=$extracted/.evq-extracted
 	if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$version" ]; then
-		log "extracting $srcpkg $version into $src"
-		rm -rf "$src" "$src.tmp"
-		mkdir -p "$src.tmp"
-		tar -xJf "$tarball" -C "$src.tmp"
-		mv "$src.tmp/$srcpkg" "$src"
-		rmdir "$src.tmp"
+		log "extracting $srcpkg $version into $extracted"
+		rm -rf "$extracted" "$extracted.tmp"
+		mkdir -p "$extracted.tmp"
+		tar -xJf "$tarball" -C "$extracted.tmp"
+		mv "$extracted.tmp/$srcpkg" "$extracted"
+		rmdir "$extracted.tmp"
 		echo "$version" >"$stamp"
 	fi
 ) 8>"$build/.$srcpkg.lock"
+
+# In-tree evq: a hard-link copy of the tree (made once per extraction),
+# evq laid into it every time (intree.sh leaves unchanged files alone, so
+# make rebuilds only what changed).
+if [ "$evq_in_tree" -eq 1 ]; then
+	src=$keydir/src
+	if [ "$(cat "$src/.evq-extracted" 2>/dev/null)" != "$version" ]; then
+		log "hard-link copy of the source tree for in-tree evq"
+		rm -rf "$src"
+		cp -al "$extracted" "$src"
+	fi
+	laid_sum=$(evq_sources_sum)
+	"$top/scripts/intree.sh" "$src" >&2 || die "intree.sh failed"
+fi
 
 # --- Build --------------------------------------------------------------------
 buildlog=$keydir/build.log
@@ -232,11 +288,15 @@ check_config() {
 start=$SECONDS
 log "building $key in $obj (log: $buildlog)"
 mkdir -p "$obj"
-step "tinyconfig" kmake tinyconfig
-apply_fragment
-cp "$fragment" "$keydir/debug-kernel.config"
-step "olddefconfig" kmake olddefconfig
-step "checking .config against the fragment" check_config
+if [ "$incremental" -eq 0 ] || [ ! -f "$obj/.config" ]; then
+	step "tinyconfig" kmake tinyconfig
+	apply_fragment
+	cp "$fragment" "$keydir/fragment.config"
+	step "olddefconfig" kmake olddefconfig
+else
+	log "evq's sources changed: incremental rebuild"
+fi
+step "checking .config against the fragments" check_config
 cp "$obj/.config" "$keydir/config"
 step "make -j$jobs bzImage modules_prepare (several minutes)" \
 	kmake -j"$jobs" bzImage modules_prepare
@@ -247,6 +307,7 @@ step "make modules (Module.symvers)" kmake -j"$jobs" modules
 [ -f "$obj/arch/x86/boot/bzImage" ] || die "no bzImage in $obj"
 [ -s "$obj/Module.symvers" ] || die "no Module.symvers in $obj"
 echo "$((SECONDS - start))" >"$keydir/build-seconds"
+[ "$evq_in_tree" -eq 0 ] || echo "$laid_sum" >"$keydir/.evq-sources"
 touch "$keydir/.done"
 log "built in $((SECONDS - start)) s"
 result

@@ -22,6 +22,11 @@
 # make install-man   docs/*.3 and docs/*.4 into $(DESTDIR)$(MANDIR)/man3, man4
 #                    (MANDIR=$(PREFIX)/share/man, PREFIX=/usr/local)
 # make dkms-install  register with DKMS so evq is rebuilt for new kernels
+# make lib           libevq.so.1, libevq.a and evq.pc in $(BUILD)/libevq
+# make install-lib   install them and the headers (PREFIX=/usr/local,
+#                    LIBDIR, INCLUDEDIR, DESTDIR; see libevq/Makefile)
+# make deb           Debian packages evq-dkms, libevq1, libevq-dev in
+#                    $(BUILD)/deb (dpkg-buildpackage, then lintian)
 # make clean         remove what `make` built; `make distclean` also ./build
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -50,8 +55,8 @@ install-man:
 dkms-install:
 	rm -rf $(DKMS_DIR)
 	mkdir -p $(DKMS_DIR)
-	cp -r Kbuild Makefile module uapi $(DKMS_DIR)/
-	sed 's/@VERSION@/$(VERSION)/' scripts/dkms.conf.in > $(DKMS_DIR)/dkms.conf
+	cp -r Kbuild module uapi $(DKMS_DIR)/
+	sed 's/#MODULE_VERSION#/$(VERSION)/' scripts/dkms.conf.in > $(DKMS_DIR)/dkms.conf
 	dkms add evq/$(VERSION)
 	dkms build evq/$(VERSION)
 	dkms install evq/$(VERSION)
@@ -59,6 +64,15 @@ dkms-install:
 dkms-uninstall:
 	dkms remove evq/$(VERSION) --all
 	rm -rf $(DKMS_DIR)
+
+lib:
+	$(MAKE) -C libevq OUT=$(BUILD)/libevq
+
+install-lib:
+	$(MAKE) -C libevq OUT=$(BUILD)/libevq install
+
+deb:
+	scripts/mkdeb.sh $(BUILD)
 
 selftests:
 	$(MAKE) -C selftests OUT=$(BUILD)/selftests \
@@ -103,5 +117,6 @@ clean:
 distclean: clean
 	rm -rf $(BUILD)
 
-.PHONY: all module install install-man dkms-install dkms-uninstall selftests testmod run shell \
+.PHONY: all module install install-man dkms-install dkms-uninstall lib install-lib \
+	deb selftests testmod run shell \
 	check check-fast check-debug lint bench fuzz clean distclean

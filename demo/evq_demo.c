@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "evq.h"
+#include "evq_hint.h"
 
 #define DEFAULT_WRITES	20000UL
 #define MAX_WRITES	1000000000UL
@@ -320,22 +321,6 @@ static bool consume(struct kind *k, int epfd, int fd, int done_rd)
 	return true;
 }
 
-/* A hint for a failed open of the evq device. */
-static const char *open_hint(int err)
-{
-	switch (err) {
-	case ENOENT:		/* no device node */
-	case ENODEV:		/* a stale node, no driver behind it */
-	case ENXIO:
-		return " - is evq.ko loaded?";
-	case EACCES:
-	case EPERM:
-		return " - check the permissions of the device node";
-	default:
-		return "";
-	}
-}
-
 /* Run the producer and the consumer on one counter of kind K. */
 static void run_kind(struct kind *k, unsigned long n, bool edge)
 {
@@ -345,6 +330,7 @@ static void run_kind(struct kind *k, unsigned long n, bool edge)
 	pthread_t thread;
 	int epfd = -1;
 	double start;
+	const char *hint;
 	int fd, err;
 
 	printf("%s: running, %lu writes ...\n", k->title, n);
@@ -352,11 +338,13 @@ static void run_kind(struct kind *k, unsigned long n, bool edge)
 	fd = k->create(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (fd < 0) {
 		err = errno;
+		hint = evq_open_hint(err);
 		if (k->create == eventfd)
 			fail("eventfd: %s", strerror(err));
 		else
-			fail("cannot open %s: %s%s", device_path(),
-			     strerror(err), open_hint(err));
+			fail("cannot open %s: %s%s%s", device_path(),
+			     strerror(err), hint ? " - " : "",
+			     hint ? hint : "");
 		return;
 	}
 

@@ -47,3 +47,8 @@ int evq_eventfd(unsigned int initval, int flags)
 	}
 	return fd;
 }
+
+int evq_get_info(int fd, struct evq_info *info)
+{
+	return ioctl(fd, EVQ_IOC_GET_INFO, info) < 0 ? -1 : 0;
+}

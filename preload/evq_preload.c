@@ -14,7 +14,8 @@
  * If /dev/evq cannot be opened (module not loaded), creation fails with
  * open(2)'s errno, so a program never silently falls back to the native
  * eventfd; EVQ_PRELOAD_FALLBACK=1 makes it fall back instead. EVQ_DEVICE
- * names another device node, as for libevq.
+ * names another device node, as for libevq. EVQ_PRELOAD_VERBOSE=1 prints
+ * why a creation failed, and what to do, on stderr.
  *
  * Statically linked programs, and programs that issue the system call
  * without glibc's syscall() (inline assembly, io_uring), are not affected.
@@ -24,6 +25,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -31,27 +33,49 @@
 #include <unistd.h>
 
 #include "evq.h"
+#include "evq_hint.h"
 
 #define EVQ_PRELOAD_EXPORT __attribute__((visibility("default")))
 
 typedef long (*syscall_fn)(long, ...);
 typedef int (*eventfd_fn)(unsigned int, int);
 
-static bool fallback_wanted(void)
+static bool env_is_1(const char *name)
 {
-	const char *v = getenv("EVQ_PRELOAD_FALLBACK");
+	const char *v = getenv(name);
 
 	return v && !strcmp(v, "1");
+}
+
+/* With EVQ_PRELOAD_VERBOSE=1: why evq_eventfd() failed with @err. */
+static void report_failure(int err, bool falling_back)
+{
+	const char *dev = getenv("EVQ_DEVICE");
+	const char *hint = evq_open_hint(err);
+
+	if (!env_is_1("EVQ_PRELOAD_VERBOSE"))
+		return;
+	fprintf(stderr, "libevq-preload: cannot create a counter on %s: %s%s%s%s\n",
+		dev && *dev ? dev : EVQ_DEVICE_PATH, strerror(err),
+		hint ? " - " : "", hint ? hint : "",
+		falling_back ? " (EVQ_PRELOAD_FALLBACK=1: using the kernel's eventfd)" : "");
+	errno = err;
 }
 
 /* evq_eventfd(), or glibc's eventfd() if /dev/evq is missing and allowed. */
 static int evq_preload_create(unsigned int initval, int flags)
 {
 	int fd = evq_eventfd(initval, flags);
+	int err = errno;
+	bool fallback;
 	eventfd_fn next;
 
-	if (fd >= 0 || (errno != ENOENT && errno != ENODEV && errno != ENXIO) ||
-	    !fallback_wanted())
+	if (fd >= 0)
+		return fd;
+	fallback = (err == ENOENT || err == ENODEV || err == ENXIO) &&
+		   env_is_1("EVQ_PRELOAD_FALLBACK");
+	report_failure(err, fallback);
+	if (!fallback)
 		return fd;
 	next = (eventfd_fn)dlsym(RTLD_NEXT, "eventfd");
 	if (!next) {

@@ -31,6 +31,9 @@ DEPS=(
 	rsync            # intree-check.sh: kselftest's make install
 	gnuplot-nox jq   # make bench: the chart (bench-chart.sh)
 	mandoc groff-base  # make lint: the man pages in docs/
+	pkgconf          # the installed libevq's evq.pc (make check)
+	debhelper dh-dkms lintian  # make deb
+	dkms             # make check: DKMS builds evq from the evq-dkms package
 )
 # shellcheck disable=SC2206 # word splitting wanted
 [ -z "${EVQ_EXTRA_DEPS:-}" ] || DEPS+=($EVQ_EXTRA_DEPS)

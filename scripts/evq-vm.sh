@@ -160,6 +160,9 @@ prepare() {
 	if [ -n "$KTREE" ] && [ -d "$KTREE/tools/testing/selftests/evq" ]; then
 		install_kselftests "$KTREE" "$KDIR" "$VMDIR/payload/kselftest"
 	fi
+	# The module DKMS built from the evq-dkms package (dkms-check.sh).
+	[ ! -f "$build/dkms/$KLABEL/evq.ko" ] ||
+		cp "$build/dkms/$KLABEL/evq.ko" "$VMDIR/payload/evq-dkms.ko"
 	INITRD=$VMDIR/initrd.cpio.gz
 	"$top/scripts/mkinitramfs.sh" "$INITRD" "$VMDIR/payload"
 	# KVM or TCG: probed once, on the first kernel (vm-run.sh says why).
@@ -241,6 +244,8 @@ shell)
 check | check-fast | check-debug)
 	results=$build/results.txt
 	: >"$results"
+	log "installed libevq and pkg-config"
+	"$top/scripts/libevq-check.sh" "$build" >>"$results"
 	case $mode in
 	check) selected=$(lane_names) ;;
 	check-fast) selected=$(lane_names debian) ;;
@@ -251,6 +256,8 @@ check | check-fast | check-debug)
 		log "static checks"
 		mapfile -t kvers < <(debian_kvers)
 		"$top/scripts/lint.sh" "$build" "${kvers[@]}" >>"$results"
+		log "Debian packages and DKMS"
+		"$top/scripts/dkms-check.sh" "$build" "${kvers[@]}" >>"$results"
 	fi
 	labels=()
 	for name in $selected; do

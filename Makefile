@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make               build evq.ko for the running kernel (KDIR=... for another)
-# make run           boot a VM (KVER=6.12 default, or 6.1), load evq, run the demo
+# make run           boot a VM (KVER=6.12 default, or another lane of
+#                    scripts/lanes), load evq, run the demo
 # make check         lint, then every test on every lane of scripts/lanes:
 #                    Debian's 6.1, 6.12 and 6.12 PREEMPT_RT kernels, the
 #                    debug kernel (lockdep, KASAN, kmemleak, failslab) and
@@ -10,7 +11,8 @@
 #                    picks lanes by name
 # make check-fast    lint and the Debian kernels only (no kernel build)
 # make check-debug   the built kernels only
-# make lint          checkpatch, W=1 + sparse on both kernels, userspace linters
+# make lint          checkpatch, W=1 + sparse on the Debian kernels, the
+#                    in-tree patch, userspace linters, man pages, doc links
 # make shell         the same VM with evq loaded and a shell on the console
 # make bench         benchmarks, native eventfd vs evq in one VM boot (KVER=)
 # make fuzz          the random differential tester in one VM boot (KVER=,

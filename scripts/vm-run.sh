@@ -164,9 +164,9 @@ watch() {
 			last=$now idle=0
 		elif [ "$stall_s" -gt 0 ] && [ "$idle" -ge "$stall_s" ]; then
 			stalled=1
-			kill -TERM "$pid" 2>/dev/null
+			kill -TERM "$pid" 2>/dev/null || true
 			sleep 5
-			kill -KILL "$pid" 2>/dev/null
+			kill -KILL "$pid" 2>/dev/null || true
 			break
 		fi
 		sleep 1

@@ -777,7 +777,7 @@ struct conc_thread {
 	char why[200];			/* the first failure */
 };
 
-static bool __attribute__((format(printf, 2, 3)))
+static bool __printf(2, 3)
 conc_fail(struct conc_thread *th, const char *fmt, ...)
 {
 	va_list ap;

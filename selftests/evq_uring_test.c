@@ -112,8 +112,9 @@ static int io_wq_workers(void)
 #define EXPECT_NO_IO_WQ_WORKER(what) do {				\
 	int n_ = io_wq_workers();					\
 	ASSERT_LE(0, n_) TH_LOG("/proc/self/task: %s", errstr(n_));	\
-	EXPECT_EQ(0, n_) TH_LOG("%s: %d io-wq worker(s); FMODE_NOWAIT and IOCB_NOWAIT should keep it in the submitting task", \
-				(what), n_);				\
+	EXPECT_EQ(0, n_)						\
+		TH_LOG("%s: %d io-wq worker(s), expected none: %s", (what), \
+		       n_, "FMODE_NOWAIT keeps it in the submitting task"); \
 } while (0)
 
 struct writer {

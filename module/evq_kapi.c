@@ -40,9 +40,9 @@
  *    without the lock: its own increment is ordered before its own read by
  *    program order, so a zero it reads means it has no entry; other tasks'
  *    entries only send it to the locked walk.
- * The bucket lock is a raw spinlock so that it can be taken under
- * ctx->wqh.lock on PREEMPT_RT too, with interrupts disabled, so that it
- * can be taken in any context.
+ * The bucket lock is a raw spinlock, so that it may nest inside
+ * ctx->wqh.lock on PREEMPT_RT too, and is taken with interrupts disabled,
+ * so that any context may take it.
  */
 #include <linux/bug.h>
 #include <linux/err.h>
@@ -206,8 +206,9 @@ EXPORT_SYMBOL_GPL(evq_ctx_put);
  * False while the current task is running the wake-up callbacks of an evq
  * counter (a wait-queue entry's function, e.g. one added through
  * vfs_poll()): a signal from there could deadlock on the counter's lock,
- * so evq_signal() refuses it. Code that can end up in such a callback checks this first
- * and defers the signal (to a workqueue, say) when it is false.
+ * so evq_signal() refuses it. Code that can end up in such a callback
+ * checks this first and defers the signal (to a workqueue, say) when it is
+ * false.
  *
  * Context: any context except NMI.
  * Return: true if evq_signal() would signal, false if it would refuse.

@@ -24,8 +24,12 @@
  *	counter is freed, and its @id released, when the last is put
  * @wqh: readers, writers and pollers wait here; @wqh.lock guards the fields
  *	below marked "wqh.lock"
- * @count: the counter value (wqh.lock; read without it only in evq_poll())
- * @flags: EVQ_SEMAPHORE or 0 (wqh.lock)
+ * @count: the counter value, or the set bits with EVQ_BITS (wqh.lock;
+ *	read without it only in evq_poll())
+ * @maximum: the largest count a write may reach, EVQ_COUNT_MAX by default
+ *	(wqh.lock; read without it only in evq_poll())
+ * @flags: the mode flags, EVQ_SEMAPHORE, EVQ_WAKE_ONE, EVQ_BITS (wqh.lock;
+ *	set once, at setup or creation, before any reader can block)
  * @configured: EVQ_IOC_SETUP has run (wqh.lock)
  * @readers: tasks asleep in a read of this counter, counted from before
  *	they sleep until their wait returns, signals included (wqh.lock)
@@ -37,6 +41,7 @@ struct evq_ctx {
 	struct kref kref;
 	wait_queue_head_t wqh;
 	u64 count;
+	u64 maximum;
 	u32 flags;
 	bool configured;
 	u32 readers;
@@ -48,6 +53,7 @@ struct evq_ctx {
 extern const struct file_operations evq_fops;
 
 void evq_ctx_free(struct kref *kref);
+void evq_wake_in_locked(struct evq_ctx *ctx, __poll_t mask, u64 n);
 
 /**
  * struct evq_waker - a task inside the wake-up callbacks of an evq counter

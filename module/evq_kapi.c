@@ -48,7 +48,9 @@
 #include <linux/err.h>
 #include <linux/export.h>
 #include <linux/file.h>
+#include <linux/evq.h>
 #include <linux/hash.h>
+#include <linux/minmax.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
 
@@ -222,13 +224,17 @@ EXPORT_SYMBOL_GPL(evq_signal_allowed);
 /**
  * evq_signal() - add to a counter from the kernel and wake its waiters
  * @ctx: the counter, from evq_ctx_fdget() or evq_ctx_fileget()
- * @n: the value to add
+ * @n: the value to add (the bits to set, for a counter in bit mode)
  *
- * Unlike write(2), this never blocks: a sum past the largest count a write
- * can reach saturates at ULLONG_MAX, which poll(2) reports as EPOLLERR (as
- * for eventfd_signal()); a read(2) then returns 0xffffffffffffffff and
- * resets the count. Readers are woken with EPOLLIN, and with EPOLLERR too
- * when the count is at ULLONG_MAX. A signal of 0 wakes them and adds
+ * Unlike write(2), this never blocks. With eventfd's maximum, a sum past
+ * it saturates at ULLONG_MAX, which poll(2) reports as EPOLLERR (as for
+ * eventfd_signal()); a read(2) then returns 0xffffffffffffffff and resets
+ * the count. With a lower maximum (EVQ_IOC_SET_MAXIMUM), the count stops
+ * at the maximum and the rest of @n is dropped: flow control applies to
+ * the kernel's producers too, without ever making them wait. A counter in
+ * bit mode (EVQ_BITS) gets @n ORed in. Readers are woken with EPOLLIN, and
+ * with EPOLLERR too when the count is at ULLONG_MAX; in wake-one mode only
+ * as many readers as @n can serve. A signal of 0 wakes them and adds
  * nothing, like a write of 0.
  *
  * Refused, with a warning once, from inside an evq wake-up callback; see
@@ -243,18 +249,25 @@ bool evq_signal(struct evq_ctx *ctx, u64 n)
 {
 	unsigned long flags;
 	__poll_t mask = EPOLLIN;
-	u64 count;
+	u64 count, room;
 
 	if (WARN_ON_ONCE(!evq_signal_allowed()))
 		return false;
 
 	spin_lock_irqsave(&ctx->wqh.lock, flags);
 	count = ctx->count;
-	count = ULLONG_MAX - count < n ? ULLONG_MAX : count + n;
+	if (ctx->flags & EVQ_BITS) {
+		count |= n;
+	} else if (ctx->maximum == EVQ_COUNT_MAX) {
+		count = ULLONG_MAX - count < n ? ULLONG_MAX : count + n;
+		if (count == ULLONG_MAX)
+			mask |= EPOLLERR;
+	} else {
+		room = count < ctx->maximum ? ctx->maximum - count : 0;
+		count += min(n, room);
+	}
 	WRITE_ONCE(ctx->count, count);
-	if (count == ULLONG_MAX)
-		mask |= EPOLLERR;
-	evq_wake_locked(ctx, mask);
+	evq_wake_in_locked(ctx, mask, n);
 	spin_unlock_irqrestore(&ctx->wqh.lock, flags);
 	return true;
 }

@@ -17,6 +17,8 @@
  * reference on evq_fops.owner at open, so delete_module(2) (rmmod) fails
  * with EWOULDBLOCK (EAGAIN), the kernel's answer for a module in use.
  */
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/miscdevice.h>
@@ -38,17 +40,92 @@
 #include "evq_compat.h"
 #include "evq_ctx.h"
 
-#define EVQ_SETUP_FLAGS		EVQ_SEMAPHORE
+#define EVQ_CREATE_FLAGS	(EVQ_MODE_FLAGS | EVQ_MAXIMUM | EVQ_CLOEXEC | \
+				 EVQ_NONBLOCK)
 
 static DEFINE_IDA(evq_ida);
 
-/* Add @n to the count and wake EPOLLIN waiters. @n must fit. */
+/*
+ * Wake-one mode (EVQ_WAKE_ONE): a blocked reader waits exclusively, at the
+ * tail of ctx->wqh, with this wake function. It answers only wake-ups that
+ * can make the counter readable, so that the EPOLLOUT wake-up of every
+ * read does not use up a reader's turn, and counts as woken only if it
+ * really woke the task (autoremove_wake_function() returns 0 for a task
+ * that was running already, a signal having woken it, say): such a reader
+ * is passed over and the next one is chosen.
+ */
+static int evq_reader_wake(struct wait_queue_entry *wait, unsigned int mode,
+			   int sync, void *key)
+{
+	if (key && !(key_to_poll(key) & (EPOLLIN | EPOLLHUP)))
+		return 0;
+	return autoremove_wake_function(wait, mode, sync, key);
+}
+
+/*
+ * Wake everything on ctx->wqh that @mask concerns, as wake_up_locked_poll()
+ * does (every plain waiter, one EPOLLEXCLUSIVE epoll), but at most @nr of
+ * the wake-one readers. Called only for counters in wake-one mode.
+ */
+static void evq_wake_nr_locked(struct evq_ctx *ctx, __poll_t mask, u64 nr)
+{
+	struct wait_queue_entry *curr, *next;
+	struct evq_waker w;
+	int excl = 1;
+
+	lockdep_assert_held(&ctx->wqh.lock);
+
+	/* No barrier needed: wqh.lock is held, as in evq_wake_locked(). */
+	if (!waitqueue_active(&ctx->wqh))
+		return;
+	evq_waker_enter(&w);
+	list_for_each_entry_safe(curr, next, &ctx->wqh.head, entry) {
+		bool reader = curr->func == evq_reader_wake;
+		bool exclusive = curr->flags & WQ_FLAG_EXCLUSIVE;
+
+		if (reader ? !nr : exclusive && !excl)
+			continue;
+		if (!curr->func(curr, TASK_NORMAL, 0, poll_to_key(mask)))
+			continue;
+		if (reader)
+			nr--;
+		else if (exclusive)
+			excl--;
+	}
+	evq_waker_exit(&w);
+}
+
+/**
+ * evq_wake_in_locked() - wake the waiters of a counter that @n was added to
+ * @ctx: the counter, with @ctx->wqh.lock held
+ * @mask: the poll events to report, EPOLLIN and maybe EPOLLERR
+ * @n: what was added (a write's value, or the bits ORed in)
+ *
+ * Without EVQ_WAKE_ONE every waiter is woken, as by eventfd. With it, the
+ * pollers are, but of the blocked readers only as many as @n can serve:
+ * one for a plain counter or a bit mask, @n in semaphore mode, none for 0.
+ */
+void evq_wake_in_locked(struct evq_ctx *ctx, __poll_t mask, u64 n)
+{
+	lockdep_assert_held(&ctx->wqh.lock);
+
+	if (!(ctx->flags & EVQ_WAKE_ONE))
+		evq_wake_locked(ctx, mask);
+	else
+		evq_wake_nr_locked(ctx, mask, (ctx->flags & EVQ_SEMAPHORE) ?
+				   n : !!n);
+}
+
+/* Add @n to the count (OR it in, with EVQ_BITS) and wake. @n must fit. */
 static void evq_add_locked(struct evq_ctx *ctx, u64 n)
 {
 	lockdep_assert_held(&ctx->wqh.lock);
 
-	WRITE_ONCE(ctx->count, ctx->count + n);
-	evq_wake_locked(ctx, EPOLLIN);
+	if (ctx->flags & EVQ_BITS)
+		WRITE_ONCE(ctx->count, ctx->count | n);
+	else
+		WRITE_ONCE(ctx->count, ctx->count + n);
+	evq_wake_in_locked(ctx, EPOLLIN, n);
 }
 
 /* Take @n from the count and wake EPOLLOUT waiters. */
@@ -58,6 +135,39 @@ static void evq_sub_locked(struct evq_ctx *ctx, u64 n)
 
 	WRITE_ONCE(ctx->count, ctx->count - n);
 	evq_wake_locked(ctx, EPOLLOUT);
+}
+
+/*
+ * The wake-one reader's wait: wait_event_interruptible_locked_irq()'s loop
+ * with an exclusive entry and evq_reader_wake(). The count is checked
+ * before a pending signal, so a reader that was chosen and finds a count
+ * takes it; it fails with -ERESTARTSYS only at count 0, where there is no
+ * wake-up to pass on.
+ */
+static int evq_wait_exclusive_locked(struct evq_ctx *ctx)
+{
+	struct wait_queue_entry wait;
+	int ret = 0;
+
+	lockdep_assert_held(&ctx->wqh.lock);
+
+	init_wait_entry(&wait, WQ_FLAG_EXCLUSIVE);
+	wait.func = evq_reader_wake;
+	do {
+		if (list_empty(&wait.entry))
+			__add_wait_queue_entry_tail(&ctx->wqh, &wait);
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (signal_pending(current)) {
+			ret = -ERESTARTSYS;
+			break;
+		}
+		spin_unlock_irq(&ctx->wqh.lock);
+		schedule();
+		spin_lock_irq(&ctx->wqh.lock);
+	} while (!ctx->count);
+	list_del_init(&wait.entry);
+	__set_current_state(TASK_RUNNING);
+	return ret;
 }
 
 /*
@@ -78,14 +188,32 @@ static int evq_wait_readable_locked(struct evq_ctx *ctx, bool nowait)
 	if (nowait)
 		return -EAGAIN;
 	ctx->readers++;
-	ret = wait_event_interruptible_locked_irq(ctx->wqh, ctx->count);
+	if (ctx->flags & EVQ_WAKE_ONE)
+		ret = evq_wait_exclusive_locked(ctx);
+	else
+		ret = wait_event_interruptible_locked_irq(ctx->wqh, ctx->count);
 	ctx->readers--;
 	return ret ? -ERESTARTSYS : 0;
 }
 
 /*
- * Wait until @n can be added without passing EVQ_COUNT_MAX. Same returns as
- * evq_wait_readable_locked(); a sleeping task is counted in ctx->writers.
+ * Does a write of @n fit under the maximum? Always in bit mode. The count
+ * may be above the maximum (lowered by EVQ_IOC_SET_MAXIMUM, or saturated
+ * by evq_signal()); then nothing fits, not even 0. With the default
+ * maximum this is eventfd's test, ULLONG_MAX - count > n.
+ */
+static bool evq_fits_locked(struct evq_ctx *ctx, u64 n)
+{
+	lockdep_assert_held(&ctx->wqh.lock);
+
+	if (ctx->flags & EVQ_BITS)
+		return true;
+	return ctx->count <= ctx->maximum && ctx->maximum - ctx->count >= n;
+}
+
+/*
+ * Wait until @n fits. Same returns as evq_wait_readable_locked(); a
+ * sleeping task is counted in ctx->writers.
  */
 static int evq_wait_writable_locked(struct evq_ctx *ctx, u64 n, bool nowait)
 {
@@ -93,49 +221,65 @@ static int evq_wait_writable_locked(struct evq_ctx *ctx, u64 n, bool nowait)
 
 	lockdep_assert_held(&ctx->wqh.lock);
 
-	if (ULLONG_MAX - ctx->count > n)
+	if (evq_fits_locked(ctx, n))
 		return 0;
 	if (nowait)
 		return -EAGAIN;
 	ctx->writers++;
 	ret = wait_event_interruptible_locked_irq(ctx->wqh,
-						  ULLONG_MAX - ctx->count > n);
+						  evq_fits_locked(ctx, n));
 	ctx->writers--;
 	return ret ? -ERESTARTSYS : 0;
 }
 
-static int evq_open(struct inode *inode, struct file *file)
+/* A fresh counter: count 0, eventfd's maximum, no mode, a new id. */
+static struct evq_ctx *evq_ctx_alloc(void)
 {
 	struct evq_ctx *ctx;
 	int ret;
 
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 
 	ret = ida_alloc(&evq_ida, GFP_KERNEL);
 	if (ret < 0)
 		goto err_free_ctx;
 	ctx->id = ret;
+	ctx->maximum = EVQ_COUNT_MAX;
 	kref_init(&ctx->kref);
 	init_waitqueue_head(&ctx->wqh);
-
-	file->private_data = ctx;
-	/*
-	 * Look like an eventfd to fcntl(F_GETFL) and to pread/pwrite: open(2)
-	 * forces O_LARGEFILE on 64-bit, eventfd has none, and eventfd files
-	 * have no position. Keep noop_llseek (stream_open() would make lseek
-	 * fail, unlike eventfd). FMODE_NOWAIT: read and write honour
-	 * IOCB_NOWAIT, so io_uring may issue them inline.
-	 */
-	file->f_flags &= ~O_LARGEFILE;
-	file->f_mode &= ~(FMODE_PREAD | FMODE_PWRITE);
-	file->f_mode |= FMODE_NOWAIT;
-	return 0;
+	return ctx;
 
 err_free_ctx:
 	kfree(ctx);
-	return ret;
+	return ERR_PTR(ret);
+}
+
+/*
+ * What every evq file gets, from open(2) or from EVQ_IOC_CREATE: look like
+ * an eventfd to fcntl(F_GETFL) and to pread/pwrite. open(2) forces
+ * O_LARGEFILE on 64-bit, eventfd has none, and eventfd files have no
+ * position. Keep noop_llseek (stream_open() would make lseek fail, unlike
+ * eventfd). FMODE_NOWAIT: read and write honour IOCB_NOWAIT, so io_uring
+ * may issue them inline.
+ */
+static void evq_file_init(struct file *file)
+{
+	file->f_flags &= ~O_LARGEFILE;
+	file->f_mode &= ~(FMODE_PREAD | FMODE_PWRITE);
+	file->f_mode |= FMODE_NOWAIT;
+}
+
+static int evq_open(struct inode *inode, struct file *file)
+{
+	struct evq_ctx *ctx = evq_ctx_alloc();
+
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
+	file->private_data = ctx;
+	evq_file_init(file);
+	return 0;
 }
 
 static int evq_release(struct inode *inode, struct file *file)
@@ -196,13 +340,14 @@ retry:
 		goto out_unlock;
 
 	ucnt = (ctx->flags & EVQ_SEMAPHORE) ? 1 : ctx->count;
+	/* Bit mode: take every bit; evq_sub_locked() clears them. */
 	pagefault_disable();
 	if (unlikely(!store(dst, ucnt))) {
 		pagefault_enable();
 		spin_unlock_irq(&ctx->wqh.lock);
 		ret = fault_in(dst);
 		if (ret)
-			return ret;
+			goto out_pass_on;
 		goto retry;
 	}
 	pagefault_enable();
@@ -211,6 +356,18 @@ retry:
 out_unlock:
 	spin_unlock_irq(&ctx->wqh.lock);
 	return ret ? ret : sizeof(ucnt);
+
+out_pass_on:
+	/*
+	 * In wake-one mode this reader may have been the one chosen for the
+	 * count it now leaves behind: pass the wake-up on, or the readers
+	 * still asleep would never see it.
+	 */
+	spin_lock_irq(&ctx->wqh.lock);
+	if (ctx->count)
+		evq_wake_in_locked(ctx, EPOLLIN, 1);
+	spin_unlock_irq(&ctx->wqh.lock);
+	return ret;
 }
 
 /* read_iter's destination: the kiocb for its flags, and the iterator. */
@@ -255,18 +412,19 @@ static ssize_t evq_read_iter(struct kiocb *iocb, struct iov_iter *to)
 }
 
 /*
- * Add @ucnt to the count, waiting for room unless @nowait. Returns 8 or a
- * negative errno. The one place both write paths take the lock.
+ * Add @ucnt to the count (OR it in, in bit mode), waiting for room unless
+ * @nowait. Returns 8 or a negative errno. The one place both write paths
+ * take the lock.
  */
 static ssize_t evq_add(struct evq_ctx *ctx, u64 ucnt, bool nowait)
 {
 	int ret;
 
-	if (ucnt == ULLONG_MAX)
-		return -EINVAL;
-
 	spin_lock_irq(&ctx->wqh.lock);
-	ret = evq_wait_writable_locked(ctx, ucnt, nowait);
+	if (ucnt == ULLONG_MAX && !(ctx->flags & EVQ_BITS))
+		ret = -EINVAL;
+	else
+		ret = evq_wait_writable_locked(ctx, ucnt, nowait);
 	if (!ret)
 		evq_add_locked(ctx, ucnt);
 	spin_unlock_irq(&ctx->wqh.lock);
@@ -369,7 +527,8 @@ static __poll_t evq_poll(struct file *file, poll_table *wait)
 {
 	struct evq_ctx *ctx = file->private_data;
 	__poll_t events = 0;
-	u64 count;
+	u64 count, maximum;
+	u32 flags;
 
 	poll_wait(file, &ctx->wqh, wait);
 
@@ -400,15 +559,42 @@ static __poll_t evq_poll(struct file *file, poll_table *wait)
 	 * momentary snapshot, as with eventfd.
 	 */
 	count = READ_ONCE(ctx->count);
+	maximum = READ_ONCE(ctx->maximum);
+	flags = READ_ONCE(ctx->flags);
 
 	if (count > 0)
 		events |= EPOLLIN;
+	if (flags & EVQ_BITS)
+		return events | EPOLLOUT;
 	if (count == ULLONG_MAX)
 		events |= EPOLLERR;
-	if (ULLONG_MAX - 1 > count)
+	if (count < maximum)
 		events |= EPOLLOUT;
 
 	return events;
+}
+
+/*
+ * Mode flags and an initial value that make sense together: no semaphore
+ * or maximum in bit mode, where @initval may be any mask; otherwise
+ * @initval at most @maximum.
+ */
+static bool evq_config_valid(u32 flags, u64 initval, u64 maximum)
+{
+	if (flags & EVQ_BITS)
+		return !(flags & EVQ_SEMAPHORE) && maximum == EVQ_COUNT_MAX;
+	return initval <= maximum;
+}
+
+/* Configure a fresh counter; nobody can be blocked on it yet. */
+static void evq_configure_locked(struct evq_ctx *ctx, u32 flags, u64 initval)
+{
+	lockdep_assert_held(&ctx->wqh.lock);
+
+	ctx->configured = true;
+	WRITE_ONCE(ctx->flags, flags);
+	if (initval)
+		evq_add_locked(ctx, initval);
 }
 
 static long evq_ioctl_setup(struct evq_ctx *ctx,
@@ -419,19 +605,114 @@ static long evq_ioctl_setup(struct evq_ctx *ctx,
 
 	if (copy_from_user(&setup, uarg, sizeof(setup)))
 		return -EFAULT;
-	if ((setup.flags & ~EVQ_SETUP_FLAGS) || setup.pad ||
-	    setup.initval > EVQ_COUNT_MAX)
+	if ((setup.flags & ~EVQ_MODE_FLAGS) || setup.pad)
 		return -EINVAL;
 
 	spin_lock_irq(&ctx->wqh.lock);
+	if (!evq_config_valid(setup.flags, setup.initval, ctx->maximum)) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
 	if (ctx->configured || ctx->count) {
 		ret = -EBUSY;
 		goto out_unlock;
 	}
-	ctx->configured = true;
-	ctx->flags = setup.flags;
-	if (setup.initval)
-		evq_add_locked(ctx, setup.initval);
+	evq_configure_locked(ctx, setup.flags, setup.initval);
+
+out_unlock:
+	spin_unlock_irq(&ctx->wqh.lock);
+	return ret;
+}
+
+/*
+ * EVQ_IOC_CREATE: a new counter on a new anonymous file, as eventfd(2)
+ * makes one; the file holds the counter's first reference and, through
+ * evq_fops.owner, a reference on this module. Everything is checked
+ * before anything is allocated.
+ */
+static long evq_ioctl_create(const struct evq_create __user *uarg)
+{
+	struct evq_create create;
+	struct evq_ctx *ctx;
+	struct file *file;
+	u64 maximum = EVQ_COUNT_MAX;
+	int fd, ret;
+
+	BUILD_BUG_ON(sizeof(create) != 56);
+	if (copy_from_user(&create, uarg, sizeof(create)))
+		return -EFAULT;
+	if ((create.flags & ~EVQ_CREATE_FLAGS) || create.pad ||
+	    memchr_inv(create.reserved, 0, sizeof(create.reserved)))
+		return -EINVAL;
+	if (create.flags & EVQ_MAXIMUM) {
+		if (!create.maximum || create.maximum > EVQ_COUNT_MAX ||
+		    (create.flags & EVQ_BITS))
+			return -EINVAL;
+		maximum = create.maximum;
+	} else if (create.maximum) {
+		return -EINVAL;
+	}
+	if (!evq_config_valid(create.flags & EVQ_MODE_FLAGS, create.initval,
+			      maximum))
+		return -EINVAL;
+
+	ctx = evq_ctx_alloc();
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
+	ctx->maximum = maximum;
+	spin_lock_irq(&ctx->wqh.lock);
+	evq_configure_locked(ctx, create.flags & EVQ_MODE_FLAGS,
+			     create.initval);
+	spin_unlock_irq(&ctx->wqh.lock);
+
+	fd = get_unused_fd_flags(O_RDWR |
+				 (create.flags & EVQ_CLOEXEC ? O_CLOEXEC : 0));
+	if (fd < 0) {
+		ret = fd;
+		goto err_put_ctx;
+	}
+	file = anon_inode_getfile("[evq]", &evq_fops, ctx, O_RDWR |
+				  (create.flags & EVQ_NONBLOCK ? O_NONBLOCK : 0));
+	if (IS_ERR(file)) {
+		ret = PTR_ERR(file);
+		goto err_put_fd;
+	}
+	evq_file_init(file);
+	fd_install(fd, file);
+	return fd;
+
+err_put_fd:
+	put_unused_fd(fd);
+err_put_ctx:
+	evq_ctx_put(ctx);
+	return ret;
+}
+
+/*
+ * EVQ_IOC_SET_MAXIMUM: a higher maximum may let blocked writers in, so
+ * they and the pollers are woken; a lower one only stops later writes.
+ */
+static long evq_ioctl_set_maximum(struct evq_ctx *ctx, const u64 __user *uarg)
+{
+	u64 maximum;
+	long ret = 0;
+
+	if (get_user(maximum, uarg))
+		return -EFAULT;
+	if (!maximum || maximum > EVQ_COUNT_MAX)
+		return -EINVAL;
+
+	spin_lock_irq(&ctx->wqh.lock);
+	if (ctx->flags & EVQ_BITS) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	if (maximum > ctx->maximum) {
+		WRITE_ONCE(ctx->maximum, maximum);
+		evq_wake_locked(ctx, EPOLLOUT);
+	} else {
+		WRITE_ONCE(ctx->maximum, maximum);
+	}
 
 out_unlock:
 	spin_unlock_irq(&ctx->wqh.lock);
@@ -451,11 +732,11 @@ static long evq_ioctl_get_info(struct evq_ctx *ctx,
 	/* The ABI has no implicit padding: 64 bytes on every architecture. */
 	BUILD_BUG_ON(sizeof(info) != 64);
 	memset(&info, 0, sizeof(info));
-	info.maximum = EVQ_COUNT_MAX;
 	info.id = ctx->id;
 
 	spin_lock_irq(&ctx->wqh.lock);
 	info.count = ctx->count;
+	info.maximum = ctx->maximum;
 	info.flags = ctx->flags;
 	info.readers = ctx->readers;
 	info.writers = ctx->writers;
@@ -476,6 +757,10 @@ static long evq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return evq_ioctl_setup(ctx, argp);
 	case EVQ_IOC_GET_INFO:
 		return evq_ioctl_get_info(ctx, argp);
+	case EVQ_IOC_CREATE:
+		return evq_ioctl_create(argp);
+	case EVQ_IOC_SET_MAXIMUM:
+		return evq_ioctl_set_maximum(ctx, argp);
 	default:
 		return -ENOIOCTLCMD;
 	}
@@ -485,11 +770,12 @@ static long evq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 static void evq_show_fdinfo(struct seq_file *m, struct file *file)
 {
 	struct evq_ctx *ctx = file->private_data;
-	u64 count;
+	u64 count, maximum;
 	u32 flags;
 
 	spin_lock_irq(&ctx->wqh.lock);
 	count = ctx->count;
+	maximum = ctx->maximum;
 	flags = ctx->flags;
 	spin_unlock_irq(&ctx->wqh.lock);
 
@@ -497,6 +783,13 @@ static void evq_show_fdinfo(struct seq_file *m, struct file *file)
 	seq_printf(m, "eventfd-count: %16llx\n", count);
 	seq_printf(m, "eventfd-id: %d\n", ctx->id);
 	seq_printf(m, "eventfd-semaphore: %d\n", !!(flags & EVQ_SEMAPHORE));
+	/* evq's own, only where a counter differs from an eventfd. */
+	if (maximum != EVQ_COUNT_MAX)
+		seq_printf(m, "evq-maximum: %llu\n", maximum);
+	if (flags & EVQ_WAKE_ONE)
+		seq_puts(m, "evq-wake-one: 1\n");
+	if (flags & EVQ_BITS)
+		seq_puts(m, "evq-bits: 1\n");
 }
 #endif
 

@@ -4,14 +4,26 @@
  *
  * Every open() of /dev/evq is a new counter with count 0, not in semaphore
  * mode. Right after open, before first use, EVQ_IOC_SETUP may set the
- * initial count and the flags; after that the file behaves like an eventfd:
+ * initial count and the mode; after that the file behaves like an eventfd:
  * read(2) and write(2) move 8-byte native-endian unsigned integers, poll(2),
  * select(2) and epoll(7) report EPOLLIN/EPOLLOUT/EPOLLERR exactly as eventfd
  * does. O_NONBLOCK and O_CLOEXEC come from open(2) and fcntl(2).
  *
+ * EVQ_IOC_CREATE on any evq file (a factory) makes a new, independent
+ * counter in one call and returns its file descriptor, without open(2)'s
+ * path walk: configured at birth, with its own O_CLOEXEC and O_NONBLOCK.
+ *
+ * Beyond eventfd, all opt-in, chosen when a counter is set up or created:
+ * a maximum below EVQ_COUNT_MAX (flow control), wake-one readers
+ * (EVQ_WAKE_ONE) and a 64-bit event mask instead of a count (EVQ_BITS).
+ * A counter that asks for none of them is an eventfd.
+ *
  * ABI rules: every field has a fixed size; padding and reserved fields must
  * be zero and unknown flag bits are rejected with EINVAL, so that later
- * versions can give them a meaning.
+ * versions can give them a meaning. A struct grows only into its reserved
+ * space, and a new flag bit says that the new field is in use (as
+ * EVQ_MAXIMUM does for struct evq_create.maximum), so an old program's
+ * zeros keep meaning what they meant.
  */
 #ifndef _UAPI_LINUX_EVQ_H
 #define _UAPI_LINUX_EVQ_H
@@ -22,13 +34,48 @@
 /* Largest value the counter can hold, as for eventfd. */
 #define EVQ_COUNT_MAX		0xfffffffffffffffeULL
 
-/* Flags for struct evq_setup.flags. The value matches EFD_SEMAPHORE. */
-#define EVQ_SEMAPHORE		1U
+/*
+ * Mode flags, for struct evq_setup.flags and struct evq_create.flags.
+ *
+ * EVQ_SEMAPHORE (the value of EFD_SEMAPHORE): a read takes 1, not the
+ *	whole count.
+ * EVQ_WAKE_ONE: readers blocked in read(2) wait exclusively, and a write
+ *	(or evq_signal()) of n wakes only as many of them as it can serve: one
+ *	for a plain counter or a bit mask, up to n in semaphore mode. A woken
+ *	reader that finds the count non-zero always takes it, a pending signal
+ *	notwithstanding; one that leaves without taking anything while the
+ *	count is non-zero (EFAULT) passes its wake-up on to the next reader.
+ *	Pollers, select(2), epoll(7) and io_uring are woken as without the
+ *	flag (epoll has EPOLLEXCLUSIVE for its own waiters).
+ * EVQ_BITS: the counter is a 64-bit event mask. A write ORs its value in
+ *	(any value, ~0 included) and never blocks; a read returns every set
+ *	bit and clears them, and blocks at 0 unless non-blocking; EPOLLIN iff
+ *	a bit is set, EPOLLOUT always, never EPOLLERR. evq_signal() ORs too.
+ *	Not with EVQ_SEMAPHORE, nor with a maximum (EINVAL).
+ */
+#define EVQ_SEMAPHORE		0x001U
+#define EVQ_WAKE_ONE		0x002U
+#define EVQ_BITS		0x004U
+#define EVQ_MODE_FLAGS		(EVQ_SEMAPHORE | EVQ_WAKE_ONE | EVQ_BITS)
+
+/*
+ * Flags for struct evq_create.flags only.
+ *
+ * EVQ_MAXIMUM: struct evq_create.maximum holds the counter's maximum;
+ *	without it that field must be 0 and the maximum is EVQ_COUNT_MAX.
+ * EVQ_CLOEXEC, EVQ_NONBLOCK: the new descriptor gets FD_CLOEXEC, the new
+ *	file O_NONBLOCK (as EFD_CLOEXEC and EFD_NONBLOCK do for eventfd(2)).
+ */
+#define EVQ_MAXIMUM		0x100U
+#define EVQ_CLOEXEC		0x200U
+#define EVQ_NONBLOCK		0x400U
 
 /**
  * struct evq_setup - argument of EVQ_IOC_SETUP
- * @initval: initial count, at most EVQ_COUNT_MAX
- * @flags: EVQ_SEMAPHORE or 0; other bits are reserved and must be zero
+ * @initval: initial count, at most the maximum (EVQ_COUNT_MAX); any 64-bit
+ *	mask with EVQ_BITS
+ * @flags: mode flags (EVQ_SEMAPHORE, EVQ_WAKE_ONE, EVQ_BITS) or 0; other
+ *	bits are reserved and must be zero
  * @pad: must be zero
  */
 struct evq_setup {
@@ -38,11 +85,30 @@ struct evq_setup {
 };
 
 /**
+ * struct evq_create - argument of EVQ_IOC_CREATE
+ * @initval: initial count, at most the maximum; any 64-bit mask with
+ *	EVQ_BITS
+ * @maximum: with EVQ_MAXIMUM, the largest count a write may reach, from 1
+ *	to EVQ_COUNT_MAX; without it, 0
+ * @flags: mode flags, EVQ_MAXIMUM, EVQ_CLOEXEC, EVQ_NONBLOCK; other bits
+ *	are reserved and must be zero
+ * @pad: must be zero
+ * @reserved: must be zero; room for later fields, each announced by a flag
+ */
+struct evq_create {
+	__u64 initval;
+	__u64 maximum;
+	__u32 flags;
+	__u32 pad;
+	__u64 reserved[4];
+};
+
+/**
  * struct evq_info - result of EVQ_IOC_GET_INFO, a snapshot of one counter
  * @count: the count, as a read(2) would see it (not consumed)
- * @maximum: the largest count a write can reach; EVQ_COUNT_MAX until a
- *	configurable maximum exists
- * @flags: EVQ_SEMAPHORE or 0
+ * @maximum: the largest count a write can reach (EVQ_COUNT_MAX unless
+ *	set lower; also EVQ_COUNT_MAX in bit mode, where it does not apply)
+ * @flags: the mode flags (EVQ_SEMAPHORE, EVQ_WAKE_ONE, EVQ_BITS)
  * @id: the counter's eventfd-id, as in /proc/PID/fdinfo
  * @readers: tasks blocked in read(2)/read_iter on this counter
  * @writers: tasks blocked in write(2)/write_iter on this counter
@@ -65,23 +131,50 @@ struct evq_info {
 /*
  * ioctl type 0xE7 is unassigned in
  * Documentation/userspace-api/ioctl/ioctl-number.rst. Numbers 0x00-0x3f are
- * evq's; 0x02-0x3f are reserved for the roadmap (a configurable maximum,
- * wake-one mode, an mmap fast path) and return ENOTTY until they are
- * defined, as does a known number with another size or direction.
+ * evq's; those not defined below are reserved for the roadmap (an mmap
+ * fast path) and return ENOTTY, as does a known number with another size or
+ * direction. On a native eventfd every evq ioctl fails with ENOTTY, so
+ * callers can probe for /dev/evq with EVQ_IOC_GET_INFO.
  *
- * EVQ_IOC_SETUP: configure a fresh counter. Fails with EBUSY if the counter
- * was set up before or already holds a non-zero count, EINVAL for unknown
- * flags, non-zero padding or initval > EVQ_COUNT_MAX, EFAULT for a bad
- * pointer.
+ * EVQ_IOC_SETUP: configure a counter made by open(2), before first use.
+ *	EBUSY: set up before, or it already holds a non-zero count.
+ *	EINVAL: unknown flags, non-zero @pad, EVQ_SEMAPHORE with EVQ_BITS,
+ *	EVQ_BITS on a counter given a maximum, or (without EVQ_BITS) @initval
+ *	above the maximum (EVQ_COUNT_MAX unless set by EVQ_IOC_SET_MAXIMUM).
+ *	EFAULT: bad pointer.
  *
  * EVQ_IOC_GET_INFO: fill a struct evq_info. Consumes nothing and wakes
- * nobody, so an event loop can look at a counter without racing its
- * consumer; works at any time, before or after EVQ_IOC_SETUP. Fails only
- * with EFAULT for a bad pointer. On a native eventfd it fails with ENOTTY,
- * so callers can probe for /dev/evq with it.
+ *	nobody, so an event loop can look at a counter without racing its
+ *	consumer; works at any time. EFAULT: bad pointer.
+ *
+ * EVQ_IOC_CREATE: on any evq file (it stays as it was), make a new counter
+ *	configured by struct evq_create and return a new file descriptor for
+ *	it, O_RDWR, with its own count, id and flags. It behaves like a
+ *	counter opened from /dev/evq and set up with the same values (read,
+ *	write, poll, fdinfo, F_GETFL, lseek, pread, io_uring); /proc/PID/fd
+ *	shows it as "anon_inode:[evq]". It keeps the module loaded while it
+ *	exists.
+ *	EINVAL: unknown flags, non-zero @pad or @reserved, EVQ_SEMAPHORE or
+ *	EVQ_MAXIMUM with EVQ_BITS, a maximum of 0 or above EVQ_COUNT_MAX, a
+ *	non-zero @maximum without EVQ_MAXIMUM, @initval above the maximum.
+ *	EMFILE, ENFILE, ENOMEM: as for eventfd(2). EFAULT: bad pointer.
+ *
+ * EVQ_IOC_SET_MAXIMUM: set the maximum, from 1 to EVQ_COUNT_MAX, at any
+ *	time (EVQ_COUNT_MAX restores eventfd's ceiling). A write that would
+ *	take the count above it blocks, or fails with EAGAIN when
+ *	non-blocking; EPOLLOUT means that a write of 1 fits. Raising it wakes
+ *	blocked writers and pollers. Lowering it below the current count is
+ *	allowed: nothing is lost, reads go on as before, and writes (even of
+ *	0) wait until reads bring the count down to the new maximum.
+ *	evq_signal() from the kernel never blocks: below EVQ_COUNT_MAX it
+ *	stops at the maximum and drops what does not fit.
+ *	EINVAL: a value of 0 or above EVQ_COUNT_MAX, or a counter in bit mode.
+ *	EFAULT: bad pointer.
  */
 #define EVQ_IOC_MAGIC		0xE7
 #define EVQ_IOC_SETUP		_IOW(EVQ_IOC_MAGIC, 0x00, struct evq_setup)
 #define EVQ_IOC_GET_INFO	_IOR(EVQ_IOC_MAGIC, 0x01, struct evq_info)
+#define EVQ_IOC_CREATE		_IOW(EVQ_IOC_MAGIC, 0x02, struct evq_create)
+#define EVQ_IOC_SET_MAXIMUM	_IOW(EVQ_IOC_MAGIC, 0x03, __u64)
 
 #endif /* _UAPI_LINUX_EVQ_H */

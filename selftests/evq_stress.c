@@ -12,6 +12,11 @@
  *                  at a time, blocking when it is empty
  *   channel "big"  normal counter; writers add 2^62, so at most three fit
  *                  and writers block until a reader drains the count
+ *   channel "one"  made by the factory (EVQ_IOC_CREATE): semaphore,
+ *                  EVQ_WAKE_ONE and a maximum of 4; writers add 1-3 and
+ *                  block at the maximum, readers wait exclusively, and the
+ *                  signaller aims at both: a lost wake-up strands units
+ *   factory churn  EVQ_IOC_CREATE with random modes, write, read, close
  *   signaller      SIGUSR1 (no SA_RESTART) at random channel threads, so
  *                  blocked reads and writes return EINTR mid-stream
  *   epoll churn    open, EPOLL_CTL_ADD, write, epoll_wait, read, DEL or
@@ -42,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +62,9 @@
 #define SEM_READERS	4
 #define BIG_WRITERS	3
 #define BIG_READERS	2
+#define ONE_WRITERS	3
+#define ONE_READERS	4
+#define ONE_MAXIMUM	4
 #define EPOLL_THREADS	2
 #define OPEN_THREADS	2
 
@@ -165,6 +174,8 @@ struct channel {
 	const char *name;
 	int fd;
 	bool semaphore;
+	uint32_t create_flags;	/* non-zero: made by EVQ_IOC_CREATE */
+	uint64_t maximum;
 	uint64_t unit;		/* every value written is a multiple of it */
 	unsigned int max_units;	/* per write */
 	atomic_bool stop_writers, stop_readers;
@@ -172,7 +183,7 @@ struct channel {
 	atomic_ullong eintr_reads, eintr_writes;
 	struct errs errs;
 	struct worker writers[SEM_WRITERS > BIG_WRITERS ? SEM_WRITERS : BIG_WRITERS];
-	struct worker readers[SEM_READERS > BIG_READERS ? SEM_READERS : BIG_READERS];
+	struct worker readers[SEM_READERS > ONE_READERS ? SEM_READERS : ONE_READERS];
 	int nr_writers, nr_readers;
 };
 
@@ -228,11 +239,26 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
+static int factory = -1;
+
+/* A counter from the factory, or -1 with errno set. */
+static int create(uint64_t initval, uint64_t maximum, uint32_t flags)
+{
+	struct evq_create cfg = {
+		.initval = initval, .maximum = maximum, .flags = flags,
+	};
+
+	return ioctl(factory, EVQ_IOC_CREATE, &cfg);
+}
+
 static int channel_start(struct channel *ch)
 {
 	int i;
 
-	ch->fd = evq_eventfd(0, ch->semaphore ? EFD_SEMAPHORE : 0);
+	if (ch->create_flags)
+		ch->fd = create(0, ch->maximum, ch->create_flags);
+	else
+		ch->fd = evq_eventfd(0, ch->semaphore ? EFD_SEMAPHORE : 0);
 	if (ch->fd < 0) {
 		diag("%s: open /dev/evq: %s", ch->name, strerror(errno));
 		return -1;
@@ -315,7 +341,7 @@ static void channel_finish(struct channel *ch)
 
 /* ---- the signaller ---------------------------------------------------------- */
 
-static struct channel *channels[2];
+static struct channel *channels[3];
 
 static void *signaller_main(void *arg)
 {
@@ -323,7 +349,7 @@ static void *signaller_main(void *arg)
 
 	(void)arg;
 	while (!atomic_load(&stop_churn)) {
-		struct channel *ch = channels[rand_r(&seed) % 2];
+		struct channel *ch = channels[rand_r(&seed) % 3];
 		int i = (int)(rand_r(&seed) % (unsigned int)(ch->nr_writers +
 							    ch->nr_readers));
 		struct worker *w = i < ch->nr_writers ? &ch->writers[i] :
@@ -445,6 +471,55 @@ static void *open_main(void *arg)
 			    strerror(errno));
 		close(fd2);
 		atomic_fetch_add(&open_rounds, 1);
+	}
+	return NULL;
+}
+
+/* ---- factory churn -------------------------------------------------------- */
+
+static struct errs create_errs = { .name = "create" };
+static atomic_ullong create_rounds;
+
+/*
+ * Counters in every mode from EVQ_IOC_CREATE, used once and closed, while
+ * other threads create, signal and close around them.
+ */
+static void *create_main(void *arg)
+{
+	static const uint32_t modes[] = {
+		0, EVQ_SEMAPHORE, EVQ_WAKE_ONE, EVQ_SEMAPHORE | EVQ_WAKE_ONE,
+		EVQ_BITS, EVQ_BITS | EVQ_WAKE_ONE, EVQ_MAXIMUM,
+		EVQ_MAXIMUM | EVQ_SEMAPHORE | EVQ_WAKE_ONE,
+	};
+	unsigned int seed = (unsigned int)(uintptr_t)arg;
+
+	while (!atomic_load(&stop_churn)) {
+		uint32_t mode = modes[rand_r(&seed) % 8];
+		uint64_t init = rand_r(&seed) % 3, v = 5, want;
+		int fd;
+
+		fd = create(init, mode & EVQ_MAXIMUM ? 8 : 0,
+			    mode | EVQ_CLOEXEC | EVQ_NONBLOCK);
+		if (fd < 0) {
+			err(&create_errs, "EVQ_IOC_CREATE(init %llu, flags %#x): %s",
+			    (unsigned long long)init, mode, strerror(errno));
+			continue;
+		}
+		if (write(fd, &v, sizeof(v)) != sizeof(v))
+			err(&create_errs, "write: %s", strerror(errno));
+		if (mode & EVQ_SEMAPHORE)
+			want = 1;
+		else if (mode & EVQ_BITS)
+			want = init | 5;
+		else
+			want = init + 5;
+		v = 0;
+		if (read(fd, &v, sizeof(v)) != sizeof(v) || v != want)
+			err(&create_errs, "read (flags %#x): expected %llu, got %llu (%s)",
+			    mode, (unsigned long long)want,
+			    (unsigned long long)v, strerror(errno));
+		close(fd);
+		atomic_fetch_add(&create_rounds, 1);
 	}
 	return NULL;
 }
@@ -588,6 +663,14 @@ static struct channel big_ch = {
 	.errs = { .name = "big" },
 };
 
+static struct channel one_ch = {
+	.name = "one", .semaphore = true, .unit = 1, .max_units = 3,
+	.create_flags = EVQ_SEMAPHORE | EVQ_WAKE_ONE | EVQ_MAXIMUM,
+	.maximum = ONE_MAXIMUM,
+	.nr_writers = ONE_WRITERS, .nr_readers = ONE_READERS,
+	.errs = { .name = "one" },
+};
+
 static void churn_verdict(const char *name, struct errs *e,
 			  atomic_ullong *rounds)
 {
@@ -600,7 +683,7 @@ static void churn_verdict(const char *name, struct errs *e,
 int main(int argc, char **argv)
 {
 	pthread_t epoll_tids[EPOLL_THREADS], open_tids[OPEN_THREADS];
-	pthread_t signaller, closer;
+	pthread_t signaller, closer, creator;
 	struct sigaction sa;
 	int seconds = 10;
 	int i;
@@ -621,12 +704,20 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	diag("%d s of churn: %d+%d sem, %d+%d big, %d epoll, %d open, 1 close, 1 signal threads",
+	factory = open("/dev/evq", O_RDWR | O_CLOEXEC);
+	if (factory < 0) {
+		perror("open /dev/evq");
+		return 1;
+	}
+
+	diag("%d s of churn: %d+%d sem, %d+%d big, %d+%d one, %d epoll, %d open, 1 create, 1 close, 1 signal threads",
 	     seconds, SEM_WRITERS, SEM_READERS, BIG_WRITERS, BIG_READERS,
-	     EPOLL_THREADS, OPEN_THREADS);
+	     ONE_WRITERS, ONE_READERS, EPOLL_THREADS, OPEN_THREADS);
 	channels[0] = &sem_ch;
 	channels[1] = &big_ch;
-	if (channel_start(&sem_ch) || channel_start(&big_ch)) {
+	channels[2] = &one_ch;
+	if (channel_start(&sem_ch) || channel_start(&big_ch) ||
+	    channel_start(&one_ch)) {
 		verdict("threads_started", false);
 		return 1;
 	}
@@ -638,6 +729,7 @@ int main(int argc, char **argv)
 				   (void *)(uintptr_t)(i + 1)))
 			return 1;
 	if (pthread_create(&closer, NULL, close_main, NULL) ||
+	    pthread_create(&creator, NULL, create_main, (void *)(uintptr_t)7) ||
 	    pthread_create(&signaller, NULL, signaller_main, NULL))
 		return 1;
 
@@ -650,12 +742,17 @@ int main(int argc, char **argv)
 	for (i = 0; i < OPEN_THREADS; i++)
 		pthread_join(open_tids[i], NULL);
 	pthread_join(closer, NULL);
+	pthread_join(creator, NULL);
 
 	channel_finish(&sem_ch);
 	channel_finish(&big_ch);
+	channel_finish(&one_ch);
 	churn_verdict("epoll_add_del_close_churn", &epoll_errs, &epoll_rounds);
 	churn_verdict("open_dup_close_churn", &open_errs, &open_rounds);
+	churn_verdict("factory_create_close_churn", &create_errs,
+		      &create_rounds);
 	churn_verdict("close_while_blocked_reader", &close_errs, &close_rounds);
 
+	close(factory);
 	return atomic_load(&nr_failed) ? 1 : 0;
 }

@@ -301,16 +301,20 @@ read() into a bad buffer leaves the count unchanged instead of losing it,
 and write_iter honours IOCB_NOWAIT, so io_uring writes are issued inline
 instead of in an io-wq worker.
 
-Why a device and not more eventfd flags: evq can grow through ioctls on
-its own file (type 0xE7, numbers 0x01-0x3f are reserved for a peek that
-does not consume, a configurable maximum and a wake-one mode) without
-touching eventfd's ABI or its users, and it is a small, self-contained
-misc driver.
+Why a device and not more eventfd flags: evq grows through ioctls on its
+own file (type 0xE7) without touching eventfd's ABI or its users, and it
+is a small, self-contained misc driver. Beyond eventfd, all opt-in, with
+eventfd's behaviour as the default: EVQ_IOC_GET_INFO, a snapshot that
+consumes nothing and wakes nobody; EVQ_IOC_CREATE, a factory that makes a
+configured counter on an anonymous file in one call, as fast as
+eventfd(2); a configurable maximum (flow control, EVQ_IOC_SET_MAXIMUM);
+EVQ_WAKE_ONE, where a write wakes only as many blocked readers as it can
+serve; and EVQ_BITS, a 64-bit event mask instead of a count.
 
-A counter is created by open(2) with O_NONBLOCK and O_CLOEXEC as wanted;
-EVQ_IOC_SETUP, once and before first use, sets a non-zero initial count
-or semaphore mode. Every other ioctl number of type 0xE7 fails with
-ENOTTY, reserved for later extensions.
+A counter is created by open(2) with O_NONBLOCK and O_CLOEXEC as wanted
+(EVQ_IOC_SETUP, once and before first use, sets a non-zero initial count
+and the mode), or by EVQ_IOC_CREATE on any evq file. Every other ioctl
+number of type 0xE7 fails with ENOTTY, reserved for later extensions.
 
 Other kernel code can signal a counter that a process hands it as a file
 descriptor, from any context including hard IRQ, as drivers signal an

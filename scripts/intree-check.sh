@@ -97,10 +97,12 @@ accepted=(
 	# ASSERT_*/EXPECT_* expand to a statement followed by
 	# `for (...) TH_LOG()`: without braces, `if (x) ASSERT_EQ(a, b);`
 	# would run the for outside the if.
-	"WARNING BRACES tools/testing/selftests/evq/evq_test.c"
+	"WARNING BRACES tools/testing/selftests/evq/evq_poll_test.c"
+	"WARNING BRACES tools/testing/selftests/evq/evq_fdinfo_test.c"
+	"WARNING BRACES tools/testing/selftests/evq/evq_concurrency_test.c"
 	# The sscanf() return value is checked: it is the first argument of
 	# EXPECT_EQ(1, sscanf(...)), which checkpatch does not follow.
-	"WARNING NAKED_SSCANF tools/testing/selftests/evq/evq_test.c"
+	"WARNING NAKED_SSCANF tools/testing/selftests/evq/evq_fdinfo_test.c"
 	# Messages a failing test prints, kept whole so that they can be
 	# grepped for (coding-style.rst, "Breaking long lines and strings").
 	"WARNING LONG_LINE_STRING tools/testing/selftests/evq/*"
@@ -201,8 +203,9 @@ if [ "$status" -eq 0 ]; then
 			TARGETS=evq "${jobs[@]}" &&
 		nice make -s -C "$src/tools/testing/selftests" O="$obj" \
 			TARGETS=evq INSTALL_PATH="$inst" install; } >&2 || status=1
-	for f in run_kselftest.sh kselftest-list.txt evq/evq_test \
-		evq/evq_fuzz_test evq/evq_uring_test evq/config evq/settings; do
+	for f in run_kselftest.sh kselftest-list.txt evq/evq_rw_test \
+		evq/evq_poll_test evq/evq_fdinfo_test evq/evq_lifetime_test \
+		evq/evq_concurrency_test evq/evq_fuzz_test evq/evq_uring_test evq/config evq/settings; do
 		[ -e "$inst/$f" ] || { echo "intree-check: $inst/$f missing" >&2; status=1; }
 	done
 	for f in "$inst"/evq/evq_*test; do

@@ -15,8 +15,11 @@
 #                                   object list is Kbuild's evq-y
 #   include/uapi/linux/evq.h        uapi/linux/evq.h
 #   Documentation/userspace-api/evq.rst   docs/evq.rst, listed in the index
-#   tools/testing/selftests/evq/    evq_test, evq_fuzz_test, evq_uring_test,
-#                                   evq_info_test
+#   tools/testing/selftests/evq/    the differential suite (evq_rw_test,
+#                                   evq_poll_test, evq_fdinfo_test,
+#                                   evq_lifetime_test, evq_concurrency_test
+#                                   and their evq_counter.h), evq_fuzz_test,
+#                                   evq_uring_test, evq_info_test
 #                                   (static, kselftest lib.mk), libevq,
 #                                   selftests/config and selftests/settings
 #   drivers/misc/{Kconfig,Makefile}, tools/testing/selftests/Makefile,
@@ -164,7 +167,9 @@ EOF
 	copy docs/evq.rst "$t/Documentation/userspace-api/evq.rst"
 
 	# The selftests that need no test module.
-	for f in evq_test.c evq_fuzz_test.c evq_uring_test.c evq_info_test.c \
+	for f in evq_rw_test.c evq_poll_test.c evq_fdinfo_test.c \
+		evq_lifetime_test.c evq_concurrency_test.c evq_counter.h \
+		evq_fuzz_test.c evq_uring_test.c evq_info_test.c \
 		evq_masks.h evq_ksft_common.h settings; do
 		copy "selftests/$f" "$t/$st/$f"
 	done
@@ -177,9 +182,13 @@ EOF
 	} | put "$t/$st/config"
 	put "$t/$st/.gitignore" <<'EOF'
 # SPDX-License-Identifier: GPL-2.0-only
+evq_concurrency_test
+evq_fdinfo_test
 evq_fuzz_test
 evq_info_test
-evq_test
+evq_lifetime_test
+evq_poll_test
+evq_rw_test
 evq_uring_test
 EOF
 	put "$t/$st/Makefile" <<'EOF'
@@ -192,8 +201,10 @@ CFLAGS += -std=c11 -O2 -Wall -Wextra -Werror -pthread $(KHDR_INCLUDES) \
 	-isystem $(selfdir)
 LDFLAGS += -static -pthread
 
-TEST_GEN_PROGS := evq_test evq_fuzz_test evq_uring_test evq_info_test
-LOCAL_HDRS += evq.h evq_masks.h evq_ksft_common.h
+TEST_GEN_PROGS := evq_rw_test evq_poll_test evq_fdinfo_test \
+	evq_lifetime_test evq_concurrency_test evq_fuzz_test evq_uring_test \
+	evq_info_test
+LOCAL_HDRS += evq.h evq_masks.h evq_ksft_common.h evq_counter.h
 
 include ../lib.mk
 

@@ -22,7 +22,7 @@
  * a kernel those writes carry the value 0, so both counters stay equal, and
  * only each side's own expected return is checked. EFAULT (evq keeps the
  * count, eventfd consumes it) and fdinfo (6.1 has no semaphore line) are
- * left to evq_test.
+ * left to the differential suite (evq_counter.h).
  *
  * The concurrent mode (see "concurrent mode" below) runs threads on
  * shared counters and checks the invariants that survive concurrency.
@@ -217,7 +217,7 @@ static int make_counter(struct fuzz *f, enum side s, unsigned int initval,
 
 /*
  * Native eventfd before 6.9 takes write(2) of more than 8 bytes (see
- * native_legacy() in evq_test.c for the commit).
+ * native_legacy() in evq_counter.h for the commit).
  */
 static bool kernel_before_6_9(void)
 {

@@ -2,7 +2,7 @@
 /*
  * What evq_uring_test.c, evq_kapi_test.c, evq_info_test.c and the other
  * test programs share: the constants of the counter and of the timing
- * rules, and small helpers. (evq_test.c keeps its own copies.)
+ * rules, and small helpers. (evq_counter.h keeps its own copies.)
  *
  * Timing: nothing passes or fails on how long something took. "Still
  * pending" is looked at after SETTLE_MS and can only miss a bug on a slow

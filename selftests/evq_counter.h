@@ -506,16 +506,18 @@ static inline const char *fd_link(int fd, char *buf, size_t size)
 }
 
 /**
- * fd_is_evq() - is @fd a /dev/evq file, not a native eventfd?
+ * fd_is_evq() - is @fd an evq counter, not a native eventfd?
  * @fd: the descriptor
  *
- * Return: true if @fd links to evq_device(), the node libevq opens.
+ * Return: true if @fd links to evq_device(), the node libevq opens, or is
+ * an anonymous evq file made by EVQ_IOC_CREATE.
  */
 static inline bool fd_is_evq(int fd)
 {
 	char link[256];
 
-	return !strcmp(fd_link(fd, link, sizeof(link)), evq_device());
+	fd_link(fd, link, sizeof(link));
+	return !strcmp(link, evq_device()) || !strcmp(link, "anon_inode:[evq]");
 }
 
 /* ---- the fixture shared by native eventfd and evq ------------------------ */
@@ -536,22 +538,73 @@ FIXTURE(counter) {
 	bool evq_backed;	/* self->fd is a /dev/evq file (see setup) */
 };
 
+/* How a variant makes its counters. */
+enum counter_kind {
+	KIND_NATIVE,		/* eventfd(2) */
+	KIND_EVQ,		/* evq_eventfd() from libevq */
+	KIND_FACTORY,		/* EVQ_IOC_CREATE on an open /dev/evq */
+};
+
 FIXTURE_VARIANT(counter) {
-	bool is_evq;		/* counters from evq_eventfd(), not eventfd(2) */
+	bool is_evq;		/* an evq counter, not eventfd(2) */
+	enum counter_kind kind;
 };
 
 FIXTURE_VARIANT_ADD(counter, native) {
 	.is_evq = false,
+	.kind = KIND_NATIVE,
 };
 
 FIXTURE_VARIANT_ADD(counter, evq) {
 	.is_evq = true,
+	.kind = KIND_EVQ,
+};
+
+/*
+ * Default-mode counters from the factory must be indistinguishable from
+ * eventfd too: the whole differential suite runs on them.
+ */
+FIXTURE_VARIANT_ADD(counter, factory) {
+	.is_evq = true,
+	.kind = KIND_FACTORY,
 };
 
 /**
+ * factory_create() - a counter from EVQ_IOC_CREATE with eventfd's flags
+ * @initval: the initial count
+ * @flags: EFD_* flags; each maps to its EVQ_* flag, and any other bit to
+ *	one the module does not know, so that it fails as eventfd(2) does
+ *
+ * The factory is opened once per process (each test runs in its own).
+ *
+ * Return: the descriptor, or -1 with errno set.
+ */
+static inline int factory_create(unsigned int initval, int flags)
+{
+	static int factory = -1;
+	struct evq_create cfg = { .initval = initval };
+
+	if (factory < 0) {
+		factory = open(evq_device(), O_RDWR | O_CLOEXEC);
+		if (factory < 0)
+			return -1;
+	}
+	if (flags & EFD_SEMAPHORE)
+		cfg.flags |= EVQ_SEMAPHORE;
+	if (flags & EFD_NONBLOCK)
+		cfg.flags |= EVQ_NONBLOCK;
+	if (flags & EFD_CLOEXEC)
+		cfg.flags |= EVQ_CLOEXEC;
+	if (flags & ~(EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC))
+		cfg.flags |= 0x80000000U;
+	return ioctl(factory, EVQ_IOC_CREATE, &cfg);
+}
+
+/**
  * create_counter() - make a counter the way a variant does
- * @is_evq: the "evq" variant: evq_eventfd() from libevq (a native eventfd
- *	with EVQ_TEST_EVQ_IS_NATIVE=1); else eventfd(2)
+ * @kind: KIND_EVQ: evq_eventfd() from libevq; KIND_FACTORY: EVQ_IOC_CREATE
+ *	(both a native eventfd with EVQ_TEST_EVQ_IS_NATIVE=1); KIND_NATIVE:
+ *	eventfd(2)
  * @initval: the initial count
  * @flags: EFD_* flags
  *
@@ -560,11 +613,14 @@ FIXTURE_VARIANT_ADD(counter, evq) {
  *
  * Return: the descriptor, or -1 with errno set.
  */
-static inline int create_counter(bool is_evq, unsigned int initval, int flags)
+static inline int create_counter(enum counter_kind kind, unsigned int initval,
+				 int flags)
 {
-	if (is_evq && !evq_is_native())
-		return evq_eventfd(initval, flags);
-	return eventfd(initval, flags);
+	if (kind == KIND_NATIVE || evq_is_native())
+		return eventfd(initval, flags);
+	if (kind == KIND_FACTORY)
+		return factory_create(initval, flags);
+	return evq_eventfd(initval, flags);
 }
 
 /**
@@ -601,12 +657,16 @@ static inline int new_counter(struct __test_metadata *_metadata,
 			      const FIXTURE_VARIANT(counter) *variant,
 			      unsigned int initval, int flags)
 {
+	static const char *const how[] = {
+		[KIND_NATIVE] = "eventfd", [KIND_EVQ] = "evq_eventfd",
+		[KIND_FACTORY] = "EVQ_IOC_CREATE",
+	};
 	bool lib = variant->is_evq && !evq_is_native();
-	int fd = create_counter(variant->is_evq, initval, flags);
+	int fd = create_counter(variant->kind, initval, flags);
 	int err = errno;
 
 	ASSERT_LE(0, fd)
-		TH_LOG("%s(%u, %#x): %s%s%s", lib ? "evq_eventfd" : "eventfd",
+		TH_LOG("%s(%u, %#x): %s%s%s", lib ? how[variant->kind] : "eventfd",
 		       initval, (unsigned int)flags, strerror(err),
 		       lib ? "; is the evq module loaded? device: " : "",
 		       lib ? evq_device() : "");

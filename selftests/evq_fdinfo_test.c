@@ -204,13 +204,13 @@ TEST_F(counter, create_every_unknown_bit_einval)
 
 		if (flag & known)
 			continue;
-		fd = create_counter(variant->is_evq, 1, flag);
+		fd = create_counter(variant->kind, 1, flag);
 		ret = ret_or_errno(fd);
 		EXPECT_EQ(-EINVAL, ret) TH_LOG("flags %#x: %s",
 					       (unsigned int)flag, errstr(ret));
 		if (fd >= 0)
 			close(fd);
-		fd = create_counter(variant->is_evq, 1, flag | known);
+		fd = create_counter(variant->kind, 1, flag | known);
 		ret = ret_or_errno(fd);
 		EXPECT_EQ(-EINVAL, ret) TH_LOG("flags %#x: %s",
 					       (unsigned int)(flag | known),
@@ -227,7 +227,7 @@ TEST_F(counter, create_unknown_flags_einval)
 	int fd;
 
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
-		fd = create_counter(variant->is_evq, 0, bad[i]);
+		fd = create_counter(variant->kind, 0, bad[i]);
 		EXPECT_EQ(-EINVAL, ret_or_errno(fd))
 			TH_LOG("flags %#x", (unsigned int)bad[i]);
 		if (fd >= 0)
@@ -345,6 +345,9 @@ TEST_F(counter, backing_file_matches_variant)
 
 	EXPECT_EQ(want, self->evq_backed)
 		TH_LOG("counter is %s", fd_link(self->fd, link, sizeof(link)));
+	if (variant->kind == KIND_FACTORY && want)
+		EXPECT_STREQ("anon_inode:[evq]",
+			     fd_link(self->fd, link, sizeof(link)));
 	if (variant->is_evq)
 		return;
 	fd = (int)syscall(SYS_eventfd2, 3, EFD_NONBLOCK);
@@ -439,7 +442,8 @@ static void expect_fresh(struct __test_metadata *_metadata, int fd)
 
 TEST_F(evq_ioctl, setup_unknown_flags_einval)
 {
-	static const uint32_t bad[] = { 2, 0x80000000, EVQ_SEMAPHORE | 4 };
+	static const uint32_t bad[] = { 0x8, 0x100, 0x80000000,
+					 EVQ_SEMAPHORE | EVQ_BITS };
 	size_t i;
 	long ret;
 

@@ -183,7 +183,7 @@ TEST_F(counter, fdinfo_ids_unique_among_open_counters)
 	int i, j, n = 0;
 
 	for (i = 0; i < N_ID_COUNTERS; i++) {
-		fds[i] = create_counter(variant->is_evq, 0, EFD_CLOEXEC);
+		fds[i] = create_counter(variant->kind, 0, EFD_CLOEXEC);
 		if (fds[i] < 0)
 			break;
 		n++;
@@ -198,7 +198,7 @@ TEST_F(counter, fdinfo_ids_unique_among_open_counters)
 				       ids[i]);
 	/* An id is reused only once its counter is gone. */
 	close(fds[0]);
-	fds[0] = create_counter(variant->is_evq, 0, EFD_CLOEXEC);
+	fds[0] = create_counter(variant->kind, 0, EFD_CLOEXEC);
 	ASSERT_LE(0, fds[0]);
 	ids[0] = fdinfo_id(fds[0]);
 	for (j = 1; j < n; j++)
@@ -230,12 +230,12 @@ static long meminfo_kb(const char *key)
 	return kb;
 }
 
-static int open_close_counters(bool is_evq, int n)
+static int open_close_counters(enum counter_kind kind, int n)
 {
 	int i, fd;
 
 	for (i = 0; i < n; i++) {
-		fd = create_counter(is_evq, (unsigned int)i, EFD_CLOEXEC);
+		fd = create_counter(kind, (unsigned int)i, EFD_CLOEXEC);
 		if (fd < 0)
 			return -errno;
 		close(fd);
@@ -262,11 +262,11 @@ TEST_F_TIMEOUT(counter, open_close_100k_no_slab_growth, 600)
 	int64_t deadline;
 	long before, after;
 
-	ASSERT_EQ(0, open_close_counters(variant->is_evq, N_LIFETIME / 10));
+	ASSERT_EQ(0, open_close_counters(variant->kind, N_LIFETIME / 10));
 	sleep_ms(SETTLE_MS);
 	before = meminfo_kb("SUnreclaim");
 	ASSERT_LT(0, before) TH_LOG("no SUnreclaim in /proc/meminfo");
-	ASSERT_EQ(0, open_close_counters(variant->is_evq, N_LIFETIME));
+	ASSERT_EQ(0, open_close_counters(variant->kind, N_LIFETIME));
 	deadline = now_ms() + WAIT_MS;
 	do {
 		after = meminfo_kb("SUnreclaim");

@@ -824,12 +824,11 @@ static void mop_create(struct fuzz *f, int i)
 			want = -EINVAL;
 		max_now = maximum;
 	}
-	if (bad_pad)
+	if ((flags & EVQ_BITS) ?
+	    (flags & EVQ_SEMAPHORE) || max_now != COUNT_MAX :
+	    initval > max_now)
 		want = -EINVAL;
-	else if (flags & EVQ_BITS)
-		want = (flags & EVQ_SEMAPHORE) || max_now != COUNT_MAX ?
-		       -EINVAL : want;
-	else if (initval > max_now)
+	if (bad_pad)
 		want = -EINVAL;
 
 	if (factory) {
@@ -957,8 +956,8 @@ static void mop_poll(struct fuzz *f, int i)
 		got = epoll_mask(m->fd);
 	} else {
 		got = select_mask(m->fd);
-		want = (want & (POLLIN | POLLERR) ? SEL_READ : 0) |
-		       (want & (POLLOUT | POLLERR) ? SEL_WRITE : 0);
+		want = ((want & (POLLIN | POLLERR)) ? SEL_READ : 0) |
+		       ((want & (POLLOUT | POLLERR)) ? SEL_WRITE : 0);
 	}
 	expect(f, EVQ, kinds[kind], want, got);
 }

@@ -618,9 +618,10 @@ static int factory_attached(struct __test_metadata *_metadata,
 
 /* One evq_signal() of @value from process context; ASSERTs it was made. */
 #define SIGNAL_ONCE(value) do {						\
-	long ret_ = tm_signal(self->tm, (value), 1, EVQ_TESTMOD_BURST);	\
+	uint64_t v_ = (value);						\
+	long ret_ = tm_signal(self->tm, v_, 1, EVQ_TESTMOD_BURST);	\
 	ASSERT_EQ(0, ret_) TH_LOG("SIGNAL(%#llx): %s",			\
-				  (unsigned long long)(value), errstr(ret_)); \
+				  (unsigned long long)v_, errstr(ret_));	\
 } while (0)
 
 /* The count and the blocked tasks, from EVQ_IOC_GET_INFO. */

@@ -27,6 +27,11 @@
  *    at 0 gives EAGAIN on both; a write gives EAGAIN on native (io_uring
  *    never calls a plain ->write non-blocking) and works on evq.
  *
+ * Fixture "modes" (variants "factory" and "setup", evq only) does the
+ * same for evq's own modes, which eventfd lacks: bit mode, a maximum (a
+ * write at it waits for room like one at EVQ_COUNT_MAX, and raising the
+ * maximum completes it) and wake-one readers.
+ *
  * Timing: see evq_ksft_common.h; nothing passes or fails on how long
  * something took.
  */

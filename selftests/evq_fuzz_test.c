@@ -24,6 +24,14 @@
  * count, eventfd consumes it) and fdinfo (6.1 has no semaphore line) are
  * left to the differential suite (evq_counter.h).
  *
+ * Half of the evq counters come from the factory (EVQ_IOC_CREATE with
+ * the EFD_ flags translated) instead of open(2): a factory-made counter
+ * must be just as indistinguishable from eventfd.
+ *
+ * The modes seeds (see "the modes" below) test what native eventfd does
+ * not have, a maximum, bit mode and wake-one, against a model of the
+ * counter; each sequential seed N also runs as "modes_ops.seed_N".
+ *
  * The concurrent mode (see "concurrent mode" below) runs threads on
  * shared counters and checks the invariants that survive concurrency.
  *
@@ -33,8 +41,10 @@
  * unset, the sequential seeds and then one concurrent case of
  * CONC_DEFAULT_OPS ops over CONC_DEFAULT_THREADS threads (what make check
  * runs); 0, the sequential seeds only; N, the concurrent mode only, SEEDS
- * cases of OPS ops over N threads. Each seed is one TAP case,
- * "random_ops.seed_N" or "concurrent_ops.seed_N". EVQ_FUZZ_PROGRESS=S
+ * cases of OPS ops over N threads. "Sequential seeds" are the
+ * differential seeds and as many modes seeds, each of OPS ops. Each seed
+ * is one TAP case, "random_ops.seed_N", "modes_ops.seed_N" or
+ * "concurrent_ops.seed_N". EVQ_FUZZ_PROGRESS=S
  * prints a progress line (ops done, ops/s) every S seconds (default 5, 0
  * for none); the end prints the total and the rate.
  * EVQ_TEST_EVQ_IS_NATIVE=1 makes both sides native eventfd, to check the
@@ -66,6 +76,7 @@
 #include "kselftest.h"
 
 #define COUNT_MAX	0xfffffffffffffffeULL
+#define POISON64	0xa5a5a5a5a5a5a5a5ULL
 #define N_SLOTS		4
 #define LOG_LINE	112
 /* The last LOG_RING ops are kept for the report of a difference. */
@@ -89,10 +100,27 @@ struct slot {
 	long first_op;		/* the op that created it */
 };
 
+/*
+ * One counter in evq's own modes and its model (the modes seeds): what
+ * read, write, poll, EVQ_IOC_GET_INFO and EVQ_IOC_SET_MAXIMUM must give.
+ */
+struct mslot {
+	bool open;
+	int fd;			/* always O_NONBLOCK */
+	uint64_t count;
+	uint64_t maximum;	/* EVQ_COUNT_MAX in bit mode */
+	uint32_t flags;		/* EVQ_SEMAPHORE, EVQ_WAKE_ONE, EVQ_BITS */
+	uint32_t id;		/* from GET_INFO at creation */
+	long first_op;
+};
+
 struct fuzz {
 	uint64_t rng;
 	long op;		/* index of the current op */
 	struct slot slot[N_SLOTS];
+	struct mslot m[N_SLOTS];	/* the modes seeds' counters */
+	bool modes;		/* a modes seed: m[], not slot[] */
+	int factory;		/* a /dev/evq file for EVQ_IOC_CREATE, or -1 */
 	char (*log)[LOG_LINE];	/* one line per op, ring of LOG_RING */
 	int *log_slot;		/* which slot the op touched, -1 for none */
 	bool legacy_write;	/* native accepts write(2) of > 8 bytes */
@@ -142,7 +170,8 @@ note(struct fuzz *f, int slot, const char *fmt, ...)
 
 static void dump_sequence(struct fuzz *f, int slot, uint64_t seed)
 {
-	long first = slot >= 0 ? f->slot[slot].first_op : 0;
+	long first = slot < 0 ? 0 : f->modes ? f->m[slot].first_op :
+						f->slot[slot].first_op;
 	long kept = f->op + 1 - LOG_RING;
 	int major, minor;
 	struct utsname u;
@@ -192,7 +221,7 @@ static bool expect(struct fuzz *f, enum side s, const char *what, long want,
 	return false;
 }
 
-/* Is @fd a /dev/evq file? */
+/* Is @fd a /dev/evq file, or a counter made by EVQ_IOC_CREATE? */
 static bool fd_is_evq(int fd)
 {
 	const char *dev = getenv("EVQ_DEVICE");
@@ -204,14 +233,37 @@ static bool fd_is_evq(int fd)
 	if (n < 0)
 		return false;
 	link[n] = '\0';
-	return !strcmp(link, dev && *dev ? dev : EVQ_DEVICE_PATH);
+	return !strcmp(link, dev && *dev ? dev : EVQ_DEVICE_PATH) ||
+	       !strcmp(link, "anon_inode:[evq]");
 }
 
+/*
+ * eventfd(@initval, @flags) through the factory: EVQ_IOC_CREATE with the
+ * EFD_ flags translated, and any other bit as a reserved one (EINVAL, as
+ * eventfd(2) says for an unknown bit).
+ */
+static int factory_eventfd(int factory, unsigned int initval, int flags)
+{
+	struct evq_create c = { .initval = initval };
+
+	if (flags & EFD_SEMAPHORE)
+		c.flags |= EVQ_SEMAPHORE;
+	if (flags & EFD_NONBLOCK)
+		c.flags |= EVQ_NONBLOCK;
+	if (flags & EFD_CLOEXEC)
+		c.flags |= EVQ_CLOEXEC;
+	if (flags & ~(EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC))
+		c.flags |= 1U << 31;
+	return ioctl(factory, EVQ_IOC_CREATE, &c);
+}
+
+/* The evq side comes from the factory if @factory, else from open(2). */
 static int make_counter(struct fuzz *f, enum side s, unsigned int initval,
-			int flags)
+			int flags, bool factory)
 {
 	if (s == EVQ && !f->evq_is_native)
-		return evq_eventfd(initval, flags);
+		return factory ? factory_eventfd(f->factory, initval, flags) :
+				 evq_eventfd(initval, flags);
 	return eventfd(initval, flags);
 }
 
@@ -271,6 +323,7 @@ static void op_create(struct fuzz *f, int i)
 	struct slot *sl = &f->slot[i];
 	int flags = 0, fd[N_SIDES], s, b;
 	unsigned int initval;
+	bool factory;
 
 	for (b = 0; b < 3; b++)
 		if (below(f, 2))
@@ -282,12 +335,15 @@ static void op_create(struct fuzz *f, int i)
 		flags |= 1 << (1 + below(f, 30));
 	initval = below(f, 3) ? initvals[below(f, ARRAY_SIZE(initvals))] :
 				(unsigned int)rnd(f);
+	/* The evq side: a factory-made counter must be an eventfd too. */
+	factory = f->factory >= 0 && below(f, 2);
 	close_slot(sl);
 	sl->first_op = f->op;
-	note(f, i, "create slot %d: eventfd(%#x, %#x)", i, initval,
-	     (unsigned int)flags);
+	note(f, i, "create slot %d: eventfd(%#x, %#x)%s", i, initval,
+	     (unsigned int)flags, factory ? ", evq by EVQ_IOC_CREATE" : "");
 	for (s = 0; s < N_SIDES; s++)
-		fd[s] = (int)sys_ret(make_counter(f, s, initval, flags));
+		fd[s] = (int)sys_ret(make_counter(f, s, initval, flags,
+						  factory));
 	if (fd[NAT] < 0 || fd[EVQ] < 0) {
 		same(f, "create", fd[NAT] < 0 ? fd[NAT] : 0,
 		     fd[EVQ] < 0 ? fd[EVQ] : 0);
@@ -633,6 +689,360 @@ static void step(struct fuzz *f)
 	}
 }
 
+/* ---- the modes: evq against a model -------------------------------------- */
+
+/*
+ * Native eventfd has no maximum, no bit mode and no wake-one readers, so
+ * the modes seeds compare evq with a model of the counter instead: each
+ * slot holds one evq counter, always O_NONBLOCK, made by EVQ_IOC_CREATE or
+ * by open(2), EVQ_IOC_SET_MAXIMUM and EVQ_IOC_SETUP, with random mode
+ * flags, maximum and initial value (invalid ones too), and gets random
+ * writes, reads, poll/epoll/select, EVQ_IOC_GET_INFO, EVQ_IOC_SET_MAXIMUM
+ * (up, down, below the count, invalid) and a second EVQ_IOC_SETUP. Every
+ * result must be the model's: return value, errno, the value read, the
+ * mask, every field of the snapshot. Wake-one changes only whom a write
+ * wakes, so with one thread its model is the plain counter's.
+ */
+
+/* What a write of @v (8 bytes) gives, and what it does to the model. */
+static long model_write(struct mslot *m, uint64_t v)
+{
+	if (m->flags & EVQ_BITS) {
+		m->count |= v;
+		return 8;
+	}
+	if (v == UINT64_MAX)
+		return -EINVAL;
+	if (m->count > m->maximum || m->maximum - m->count < v)
+		return -EAGAIN;
+	m->count += v;
+	return 8;
+}
+
+/* The poll mask of the model (the events poll() reports). */
+static int model_mask(const struct mslot *m)
+{
+	int mask = m->count ? POLLIN : 0;
+
+	if (m->flags & EVQ_BITS)
+		return mask | POLLOUT;
+	if (m->count == UINT64_MAX)
+		mask |= POLLERR;
+	if (m->count < m->maximum)
+		mask |= POLLOUT;
+	return mask;
+}
+
+static void mclose(struct mslot *m)
+{
+	if (m->open)
+		close(m->fd);
+	m->open = false;
+}
+
+static uint64_t pick_maximum(struct fuzz *f, uint64_t count)
+{
+	static const uint64_t fixed[] = {
+		1, 2, 3, 5, 10, 100, 0xffffffff, COUNT_MAX - 1, COUNT_MAX,
+	};
+
+	switch (below(f, 10)) {
+	case 0:
+		return 0;				/* EINVAL */
+	case 1:
+		return UINT64_MAX;			/* EINVAL */
+	case 2:
+		return count;
+	case 3:
+		return count ? count - 1 : 1;		/* below the count */
+	case 4:
+		return count + 1 + below(f, 4);
+	case 5:
+		return rnd(f) >> below(f, 64);
+	default:
+		return fixed[below(f, ARRAY_SIZE(fixed))];
+	}
+}
+
+/*
+ * Create slot @i: the factory or open+SET_MAXIMUM+SETUP, the model's
+ * verdict first (0 or -EINVAL), then the counter's.
+ */
+static void mop_create(struct fuzz *f, int i)
+{
+	struct mslot *m = &f->m[i];
+	uint32_t flags = 0;
+	bool factory = below(f, 2), has_max, bad_pad = !below(f, 32);
+	uint64_t initval, maximum, max_now = COUNT_MAX;
+	struct evq_info info;
+	long want = 0, ret;
+	int fd;
+
+	if (!below(f, 3))
+		flags |= EVQ_SEMAPHORE;
+	if (below(f, 2))
+		flags |= EVQ_WAKE_ONE;
+	if (!below(f, 3))
+		flags |= EVQ_BITS;
+	/* Bit mode with a maximum is EINVAL: now and then. */
+	has_max = below(f, (flags & EVQ_BITS) ? 8 : 2) == 0;
+	maximum = has_max ? pick_maximum(f, 0) : COUNT_MAX;
+	switch (below(f, 6)) {
+	case 0:
+	case 1:
+		initval = 0;
+		break;
+	case 2:
+		initval = 1 + below(f, 10);
+		break;
+	case 3:
+		initval = maximum;
+		break;
+	case 4:
+		initval = maximum + 1;
+		break;
+	default:
+		initval = rnd(f) >> below(f, 64);
+		break;
+	}
+	mclose(m);
+	m->first_op = f->op;
+	note(f, i, "create slot %d: %s(initval %#llx, maximum %#llx%s, flags %#x%s)",
+	     i, factory ? "EVQ_IOC_CREATE" : "open+SET_MAXIMUM+SETUP",
+	     (unsigned long long)initval, (unsigned long long)maximum,
+	     has_max ? "" : " (none)", flags, bad_pad ? ", pad 1" : "");
+
+	/*
+	 * The model: what the ABI (uapi/linux/evq.h) says. The factory
+	 * refuses EVQ_MAXIMUM with EVQ_BITS whatever the value; open+setup
+	 * refuses bit mode only on a counter whose maximum is not the
+	 * default.
+	 */
+	if (has_max) {
+		if (!maximum || maximum > COUNT_MAX ||
+		    (factory && (flags & EVQ_BITS)))
+			want = -EINVAL;
+		max_now = maximum;
+	}
+	if ((flags & EVQ_BITS) ?
+	    (flags & EVQ_SEMAPHORE) || max_now != COUNT_MAX :
+	    initval > max_now)
+		want = -EINVAL;
+	if (bad_pad)
+		want = -EINVAL;
+
+	if (factory) {
+		struct evq_create c = {
+			.initval = initval,
+			.maximum = has_max ? maximum : 0,
+			.flags = flags | EVQ_NONBLOCK | EVQ_CLOEXEC |
+				 (has_max ? EVQ_MAXIMUM : 0),
+			.pad = bad_pad,
+		};
+
+		fd = (int)sys_ret(ioctl(f->factory, EVQ_IOC_CREATE, &c));
+		ret = fd < 0 ? fd : 0;
+	} else {
+		struct evq_setup st = {
+			.initval = initval, .flags = flags, .pad = bad_pad,
+		};
+		const char *dev = getenv("EVQ_DEVICE");
+
+		fd = (int)sys_ret(open(dev && *dev ? dev : EVQ_DEVICE_PATH,
+				       O_RDWR | O_NONBLOCK | O_CLOEXEC));
+		if (fd < 0) {
+			ksft_print_msg("open /dev/evq: %s\n", strerror(-fd));
+			f->failed = true;
+			return;
+		}
+		ret = has_max ? sys_ret(ioctl(fd, EVQ_IOC_SET_MAXIMUM,
+					      &maximum)) : 0;
+		if (!ret)
+			ret = sys_ret(ioctl(fd, EVQ_IOC_SETUP, &st));
+		if (ret) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (!expect(f, EVQ, "create", want, ret) || ret)
+		return;
+	*m = (struct mslot){
+		.open = true, .fd = fd, .count = initval, .maximum = max_now,
+		.flags = flags, .first_op = f->op,
+	};
+	ret = sys_ret(ioctl(fd, EVQ_IOC_GET_INFO, &info));
+	if (expect(f, EVQ, "GET_INFO after create", 0, ret))
+		m->id = info.id;
+}
+
+static uint64_t pick_mode_value(struct fuzz *f, const struct mslot *m)
+{
+	switch (below(f, 12)) {
+	case 0:
+		return 0;
+	case 1:
+	case 2:
+		return 1 + below(f, 5);
+	case 3:
+		return COUNT_MAX;
+	case 4:
+		return UINT64_MAX;
+	case 5:
+		return m->maximum - m->count;	/* exactly to the maximum */
+	case 6:
+		return m->maximum - m->count + 1;	/* one over */
+	case 7:
+		return 1ULL << below(f, 64);
+	case 8:
+		return rnd(f) >> below(f, 64);
+	default:
+		return below(f, 1000);
+	}
+}
+
+static void mop_write(struct fuzz *f, int i)
+{
+	struct mslot *m = &f->m[i];
+	uint64_t v = pick_mode_value(f, m);
+	size_t len = below(f, 10) ? 8 : 4;
+	long want, ret;
+
+	note(f, i, "write(slot %d, %#llx, %zu bytes) at count %#llx, maximum %#llx",
+	     i, (unsigned long long)v, len, (unsigned long long)m->count,
+	     (unsigned long long)m->maximum);
+	ret = sys_ret(write(m->fd, &v, len));
+	want = len == 8 ? model_write(m, v) : -EINVAL;
+	expect(f, EVQ, "write", want, ret);
+}
+
+static void mop_read(struct fuzz *f, int i)
+{
+	static const size_t sizes[] = { 4, 8, 8, 8, 8, 16 };
+	struct mslot *m = &f->m[i];
+	size_t len = sizes[below(f, ARRAY_SIZE(sizes))];
+	uint64_t buf[2] = { POISON64, POISON64 }, v;
+	long want = 8, ret;
+
+	note(f, i, "read(slot %d, %zu bytes) at count %#llx", i, len,
+	     (unsigned long long)m->count);
+	ret = sys_ret(read(m->fd, buf, len));
+	if (len < 8)
+		want = -EINVAL;
+	else if (!m->count)
+		want = -EAGAIN;
+	if (!expect(f, EVQ, "read", want, ret) || ret != 8)
+		return;
+	v = (m->flags & EVQ_SEMAPHORE) ? 1 : m->count;
+	m->count -= v;
+	if (buf[0] != v) {
+		ksft_print_msg("evq: read %#llx, the model says %#llx\n",
+			       (unsigned long long)buf[0],
+			       (unsigned long long)v);
+		f->failed = true;
+	}
+}
+
+static void mop_poll(struct fuzz *f, int i)
+{
+	static const char *const kinds[] = { "poll", "epoll", "select" };
+	struct mslot *m = &f->m[i];
+	int kind = (int)below(f, 3), want = model_mask(m), got;
+
+	note(f, i, "%s(slot %d) at count %#llx, maximum %#llx", kinds[kind],
+	     i, (unsigned long long)m->count, (unsigned long long)m->maximum);
+	if (kind == 0) {
+		got = poll_mask(m->fd);
+	} else if (kind == 1) {
+		got = epoll_mask(m->fd);
+	} else {
+		got = select_mask(m->fd);
+		want = ((want & (POLLIN | POLLERR)) ? SEL_READ : 0) |
+		       ((want & (POLLOUT | POLLERR)) ? SEL_WRITE : 0);
+	}
+	expect(f, EVQ, kinds[kind], want, got);
+}
+
+static void mop_info(struct fuzz *f, int i)
+{
+	struct mslot *m = &f->m[i];
+	struct evq_info info;
+	bool reserved = false;
+	long ret;
+	int k;
+
+	note(f, i, "GET_INFO(slot %d)", i);
+	memset(&info, 0xa5, sizeof(info));
+	ret = sys_ret(ioctl(m->fd, EVQ_IOC_GET_INFO, &info));
+	if (!expect(f, EVQ, "GET_INFO", 0, ret))
+		return;
+	for (k = 0; k < 4; k++)
+		reserved |= info.reserved[k] != 0;
+	if (info.count != m->count || info.maximum != m->maximum ||
+	    info.flags != m->flags || info.id != m->id || info.readers ||
+	    info.writers || reserved) {
+		ksft_print_msg("GET_INFO: count %#llx maximum %#llx flags %#x id %u readers %u writers %u reserved %s; the model: %#llx %#llx %#x %u 0 0 zero\n",
+			       (unsigned long long)info.count,
+			       (unsigned long long)info.maximum, info.flags,
+			       info.id, info.readers, info.writers,
+			       reserved ? "non-zero" : "zero",
+			       (unsigned long long)m->count,
+			       (unsigned long long)m->maximum, m->flags, m->id);
+		f->failed = true;
+	}
+}
+
+static void mop_set_maximum(struct fuzz *f, int i)
+{
+	struct mslot *m = &f->m[i];
+	uint64_t v = pick_maximum(f, m->count);
+	long want = 0, ret;
+
+	note(f, i, "SET_MAXIMUM(slot %d, %#llx) at count %#llx, maximum %#llx",
+	     i, (unsigned long long)v, (unsigned long long)m->count,
+	     (unsigned long long)m->maximum);
+	ret = sys_ret(ioctl(m->fd, EVQ_IOC_SET_MAXIMUM, &v));
+	if (!v || v > COUNT_MAX || (m->flags & EVQ_BITS))
+		want = -EINVAL;
+	if (expect(f, EVQ, "SET_MAXIMUM", want, ret) && !ret)
+		m->maximum = v;
+}
+
+/* A second EVQ_IOC_SETUP: EBUSY, whichever way the counter was made. */
+static void mop_setup_again(struct fuzz *f, int i)
+{
+	struct evq_setup st = { 0 };
+
+	note(f, i, "SETUP again(slot %d)", i);
+	expect(f, EVQ, "second SETUP", -EBUSY,
+	       sys_ret(ioctl(f->m[i].fd, EVQ_IOC_SETUP, &st)));
+}
+
+/* One random op of a modes seed. */
+static void mstep(struct fuzz *f)
+{
+	int i = (int)below(f, N_SLOTS);
+	unsigned int r = below(f, 100);
+
+	if (!f->m[i].open || r < 3) {
+		mop_create(f, i);
+	} else if (r < 5) {
+		note(f, i, "close(slot %d)", i);
+		mclose(&f->m[i]);
+	} else if (r < 40) {
+		mop_write(f, i);
+	} else if (r < 68) {
+		mop_read(f, i);
+	} else if (r < 83) {
+		mop_poll(f, i);
+	} else if (r < 91) {
+		mop_info(f, i);
+	} else if (r < 99) {
+		mop_set_maximum(f, i);
+	} else {
+		mop_setup_again(f, i);
+	}
+}
+
 /* ---- progress ------------------------------------------------------------ */
 
 static double now_s(void)
@@ -671,17 +1081,33 @@ static void progress_tick(uint64_t seed, long done_in_seed)
 		       (double)done / (t - prog.start), t - prog.start);
 }
 
-/* Run one seed; true if the two sides never differed. */
-static bool run_seed(uint64_t seed, long nops, bool legacy, bool is_native)
+/*
+ * Run one seed; true if the two sides never differed. @modes: a modes
+ * seed, evq against the model (the same seed gives other ops than a
+ * plain one).
+ */
+static bool run_seed(uint64_t seed, long nops, bool legacy, bool is_native,
+		     bool modes)
 {
 	struct fuzz f = {
-		.rng = seed,
+		.rng = modes ? ~seed : seed,
 		.legacy_write = legacy,
 		.evq_is_native = is_native,
+		.modes = modes,
+		.factory = -1,
 	};
 	long ring = nops < LOG_RING ? nops : LOG_RING;
+	const char *dev = getenv("EVQ_DEVICE");
 	int i;
 
+	if (!is_native) {
+		f.factory = open(dev && *dev ? dev : EVQ_DEVICE_PATH,
+				 O_RDWR | O_CLOEXEC);
+		if (f.factory < 0)
+			ksft_exit_fail_msg("open %s: %s\n",
+					   dev && *dev ? dev : EVQ_DEVICE_PATH,
+					   strerror(errno));
+	}
 	f.log = calloc((size_t)ring, sizeof(*f.log));
 	f.log_slot = calloc((size_t)ring, sizeof(*f.log_slot));
 	if (!f.log || !f.log_slot)
@@ -689,7 +1115,10 @@ static bool run_seed(uint64_t seed, long nops, bool legacy, bool is_native)
 	for (f.op = 0; f.op < nops; f.op++) {
 		f.log[f.op % LOG_RING][0] = '\0';
 		f.log_slot[f.op % LOG_RING] = -1;
-		step(&f);
+		if (modes)
+			mstep(&f);
+		else
+			step(&f);
 		if (f.failed) {
 			dump_sequence(&f, f.log_slot[f.op % LOG_RING], seed);
 			break;
@@ -697,9 +1126,16 @@ static bool run_seed(uint64_t seed, long nops, bool legacy, bool is_native)
 		if (!(f.op % PROGRESS_EVERY))
 			progress_tick(seed, f.op);
 	}
-	for (i = 0; i < N_SLOTS; i++)
+	for (i = 0; i < N_SLOTS; i++) {
 		close_slot(&f.slot[i]);
-	if (!f.failed)
+		mclose(&f.m[i]);
+	}
+	if (f.factory >= 0)
+		close(f.factory);
+	if (!f.failed && modes)
+		ksft_print_msg("seed %llu: modes: %ld ops, evq and the model agree\n",
+			       (unsigned long long)seed, nops);
+	else if (!f.failed)
 		ksft_print_msg("seed %llu: %ld ops, no difference (%ld left out as blocking)\n",
 			       (unsigned long long)seed, nops, f.skipped);
 	prog.done += f.op;
@@ -1124,7 +1560,7 @@ static bool run_concurrent(uint64_t seed, long nops, int nthreads,
 				    (CONC_SEM(i) ? EFD_SEMAPHORE : 0);
 			struct fuzz f = { .evq_is_native = is_native };
 
-			run.fd[s][i] = make_counter(&f, s, 0, flags);
+			run.fd[s][i] = make_counter(&f, s, 0, flags, false);
 			if (run.fd[s][i] < 0)
 				ksft_exit_fail_msg("%s counter: %s\n",
 						   side_name[s], strerror(errno));
@@ -1214,6 +1650,8 @@ int main(int argc, char **argv)
 	long nseq = threads > 0 ? 0 : nseeds;
 	long nconc = threads > 0 ? nseeds : threads < 0 ? 1 : 0;
 	long conc_ops = threads > 0 ? nops : CONC_DEFAULT_OPS;
+	/* The modes need /dev/evq: not with both sides native. */
+	long nmodes = is_native ? 0 : nseq;
 	double t;
 	long s;
 
@@ -1222,9 +1660,9 @@ int main(int argc, char **argv)
 	if (threads < 0)
 		threads = CONC_DEFAULT_THREADS;
 	ksft_print_header();
-	ksft_set_plan((unsigned int)(nseq + nconc));
+	ksft_set_plan((unsigned int)(nseq + nmodes + nconc));
 	prog.every = (double)arg_or_env(0, argv, 0, "EVQ_FUZZ_PROGRESS", 5);
-	prog.total = nseq * nops + nconc * conc_ops;
+	prog.total = (nseq + nmodes) * nops + nconc * conc_ops;
 	prog.start = now_s();
 	prog.last = prog.start;
 	if (nseq)
@@ -1233,10 +1671,21 @@ int main(int argc, char **argv)
 			       legacy ? "accepts" : "rejects",
 			       is_native ? "; EVQ_TEST_EVQ_IS_NATIVE=1: both sides native" : "");
 	for (s = first; s < first + nseq; s++) {
-		if (run_seed((uint64_t)s, nops, legacy, is_native))
+		if (run_seed((uint64_t)s, nops, legacy, is_native, false))
 			ksft_test_result_pass("random_ops.seed_%ld\n", s);
 		else
 			ksft_test_result_fail("random_ops.seed_%ld\n", s);
+	}
+	if (nmodes)
+		ksft_print_msg("modes: %ld seeds from %ld, %ld ops each, evq's own modes against a model\n",
+			       nmodes, first, nops);
+	else if (nseq)
+		ksft_print_msg("modes: not run (EVQ_TEST_EVQ_IS_NATIVE=1: no /dev/evq)\n");
+	for (s = first; s < first + nmodes; s++) {
+		if (run_seed((uint64_t)s, nops, legacy, is_native, true))
+			ksft_test_result_pass("modes_ops.seed_%ld\n", s);
+		else
+			ksft_test_result_fail("modes_ops.seed_%ld\n", s);
 	}
 	if (nconc)
 		ksft_print_msg("concurrent: %ld seeds from %ld, %ld ops each over %ld threads, %d counters of each kind%s\n",

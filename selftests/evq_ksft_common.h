@@ -12,9 +12,16 @@
 #define EVQ_KSFT_COMMON_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/evq.h>
 
 /* The largest count a write can reach: ULLONG_MAX - 1, as for eventfd. */
 #define COUNT_MAX	0xfffffffffffffffeULL
@@ -39,6 +46,74 @@ static inline int poll_now(int fd)
 	if (n < 0)
 		return -errno;
 	return n ? p.revents : 0;
+}
+
+/*
+ * A /dev/evq counter with mode flags @flags (EVQ_SEMAPHORE, EVQ_WAKE_ONE,
+ * EVQ_BITS) and a maximum (EVQ_COUNT_MAX for none), made one of the two
+ * ways: by the factory, EVQ_IOC_CREATE on a /dev/evq file opened for the
+ * purpose and closed again, or by open(2), EVQ_IOC_SET_MAXIMUM (only for a
+ * maximum below EVQ_COUNT_MAX) and EVQ_IOC_SETUP. O_CLOEXEC, and
+ * O_NONBLOCK if @nonblock. Returns the descriptor or -errno.
+ */
+static inline int evq_mode_counter(bool factory, uint64_t initval,
+				   uint64_t maximum, uint32_t flags,
+				   bool nonblock)
+{
+	struct evq_create c = {
+		.initval = initval, .flags = flags | EVQ_CLOEXEC |
+		(nonblock ? EVQ_NONBLOCK : 0),
+	};
+	struct evq_setup s = { .initval = initval, .flags = flags };
+	int fd, ret, err;
+
+	fd = open("/dev/evq", O_RDWR | O_CLOEXEC |
+		  (!factory && nonblock ? O_NONBLOCK : 0));
+	if (fd < 0)
+		return -errno;
+	if (factory) {
+		if (maximum != EVQ_COUNT_MAX) {
+			c.flags |= EVQ_MAXIMUM;
+			c.maximum = maximum;
+		}
+		ret = ioctl(fd, EVQ_IOC_CREATE, &c);
+		err = errno;
+		close(fd);
+		return ret < 0 ? -err : ret;
+	}
+	if ((maximum == EVQ_COUNT_MAX ||
+	     !ioctl(fd, EVQ_IOC_SET_MAXIMUM, &maximum)) &&
+	    !ioctl(fd, EVQ_IOC_SETUP, &s))
+		return fd;
+	err = errno;
+	close(fd);
+	return -err;
+}
+
+/* EVQ_IOC_GET_INFO into @info: 0 or -errno. */
+static inline int evq_info_of(int fd, struct evq_info *info)
+{
+	return ioctl(fd, EVQ_IOC_GET_INFO, info) < 0 ? -errno : 0;
+}
+
+/*
+ * Wait up to WAIT_MS for @readers tasks blocked in read(2) and @writers in
+ * write(2) on @fd (EVQ_IOC_GET_INFO). False on a timeout or an error.
+ */
+static inline bool evq_wait_blocked(int fd, uint32_t readers,
+				    uint32_t writers)
+{
+	struct evq_info info;
+	int ms;
+
+	for (ms = 0; ms < WAIT_MS; ms++) {
+		if (evq_info_of(fd, &info))
+			return false;
+		if (info.readers == readers && info.writers == writers)
+			return true;
+		usleep(1000);
+	}
+	return false;
 }
 
 /*

@@ -27,6 +27,11 @@
  *    at 0 gives EAGAIN on both; a write gives EAGAIN on native (io_uring
  *    never calls a plain ->write non-blocking) and works on evq.
  *
+ * Fixture "modes" (variants "factory" and "setup", evq only) does the
+ * same for evq's own modes, which eventfd lacks: bit mode, a maximum (a
+ * write at it waits for room like one at EVQ_COUNT_MAX, and raising the
+ * maximum completes it) and wake-one readers.
+ *
  * Timing: see evq_ksft_common.h; nothing passes or fails on how long
  * something took.
  */
@@ -42,6 +47,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <liburing.h>
@@ -681,6 +688,276 @@ TEST_F(uring, cancel_pending_read)
 	EXPECT_PENDING("anything after the cancel");
 	EXPECT_EQ(9ULL, read_now(_metadata, fd))
 		TH_LOG("the cancelled read must not take the count");
+}
+
+/* ---- the modes: bit mask, maximum, wake-one ------------------------------------ */
+
+/*
+ * Fixture "modes": evq's own modes through io_uring, on counters made both
+ * ways, variant "factory" (EVQ_IOC_CREATE) and variant "setup" (open(2),
+ * EVQ_IOC_SET_MAXIMUM, EVQ_IOC_SETUP). Native eventfd has none of them.
+ */
+FIXTURE(modes) {
+	struct io_uring ring;
+	bool ring_ok;
+	int fds[MAX_FDS];
+	int nfds;
+};
+
+FIXTURE_VARIANT(modes) {
+	bool factory;
+};
+
+FIXTURE_VARIANT_ADD(modes, factory) {
+	.factory = true,
+};
+
+FIXTURE_VARIANT_ADD(modes, setup) {
+	.factory = false,
+};
+
+FIXTURE_SETUP(modes)
+{
+	char sysctl[32];
+	int ret;
+
+	self->nfds = 0;
+	self->ring_ok = false;
+	ret = io_uring_queue_init(RING_ENTRIES, &self->ring, 0);
+	ASSERT_EQ(0, ret)
+		TH_LOG("io_uring_queue_init: %s; kernel.io_uring_disabled: %s",
+		       errstr(ret), uring_disabled_sysctl(sysctl,
+							  sizeof(sysctl)));
+	self->ring_ok = true;
+}
+
+FIXTURE_TEARDOWN(modes)
+{
+	int i;
+
+	if (self->ring_ok)
+		io_uring_queue_exit(&self->ring);
+	for (i = 0; i < self->nfds; i++)
+		close(self->fds[i]);
+}
+
+/* A blocking counter in @flags mode, closed by teardown; ASSERTs it worked. */
+static int mode_counter(struct __test_metadata *_metadata,
+			FIXTURE_DATA(modes) *self,
+			const FIXTURE_VARIANT(modes) *variant,
+			uint64_t initval, uint64_t maximum, uint32_t flags)
+{
+	int fd = evq_mode_counter(variant->factory, initval, maximum, flags,
+				  false);
+
+	ASSERT_LE(0, fd) TH_LOG("%s counter (initval %llu, maximum %#llx, flags %#x): %s",
+				variant->factory ? "factory" : "open+setup",
+				(unsigned long long)initval,
+				(unsigned long long)maximum, flags,
+				errstr(fd));
+	ASSERT_GT(MAX_FDS, self->nfds);
+	self->fds[self->nfds++] = fd;
+	return fd;
+}
+
+#define MODE_COUNTER(initval, maximum, flags) \
+	mode_counter(_metadata, self, variant, (initval), (maximum), (flags))
+
+/* The count, from EVQ_IOC_GET_INFO (which consumes nothing). */
+static uint64_t info_count(struct __test_metadata *_metadata, int fd)
+{
+	struct evq_info info;
+	int ret = evq_info_of(fd, &info);
+
+	EXPECT_EQ(0, ret) TH_LOG("EVQ_IOC_GET_INFO: %s", errstr(ret));
+	return ret ? POISON : info.count;
+}
+
+/* One io_uring write of @value to @fd, submitted, completion not reaped. */
+static void submit_write(struct __test_metadata *_metadata,
+			 struct io_uring *ring, int fd, const uint64_t *value,
+			 uint64_t user_data)
+{
+	prep_write(_metadata, ring, fd, value, sizeof(*value), user_data);
+	submit(_metadata, ring, 1);
+}
+
+/*
+ * Bit mode: io_uring writes OR their value in (~0 included, never EINVAL,
+ * never EPOLLERR), a POLLIN poll armed at 0 fires on the first write, and
+ * an io_uring read takes every bit and clears the mask.
+ */
+TEST_F(modes, bits_write_ors_read_clears_poll_fires)
+{
+	int fd = MODE_COUNTER(0, EVQ_COUNT_MAX, EVQ_BITS);
+	uint64_t five = 0x5, three = 0x3, ones = UINT64_MAX, buf;
+	int res, r[3] = { 1, 1, 1 };
+
+	prep_poll(_metadata, &self->ring, fd, POLLIN, 1);
+	submit(_metadata, &self->ring, 1);
+	EXPECT_PENDING("POLLIN on an empty mask");
+
+	submit_write(_metadata, &self->ring, fd, &five, 2);
+	reap_n(_metadata, &self->ring, 2, r, 3);
+	EXPECT_EQ(POLLIN, r[1]) TH_LOG("poll result %#x", r[1]);
+	EXPECT_EQ(8, r[2]) TH_LOG("write of 0x5: %s", errstr(r[2]));
+
+	submit_write(_metadata, &self->ring, fd, &three, 1);
+	res = reap_one(_metadata, &self->ring, 1);
+	EXPECT_EQ(8, res) TH_LOG("write of 0x3: %s", errstr(res));
+	EXPECT_EQ(0x7ULL, info_count(_metadata, fd))
+		TH_LOG("0x5 | 0x3 (a sum would be 0x8)");
+
+	prep_read(_metadata, &self->ring, fd, &buf, 1);
+	submit(_metadata, &self->ring, 1);
+	res = reap_one(_metadata, &self->ring, 1);
+	EXPECT_EQ(8, res) TH_LOG("read: %s", errstr(res));
+	EXPECT_EQ(0x7ULL, buf);
+	EXPECT_EQ(POLLOUT, poll_now(fd)) TH_LOG("the read must clear every bit");
+
+	submit_write(_metadata, &self->ring, fd, &ones, 1);
+	res = reap_one(_metadata, &self->ring, 1);
+	EXPECT_EQ(8, res) TH_LOG("write of ~0 in bit mode: %s", errstr(res));
+	EXPECT_EQ(POLLIN | POLLOUT, poll_now(fd))
+		TH_LOG("a full mask: no POLLERR, still writable");
+	submit_write(_metadata, &self->ring, fd, &three, 1);
+	res = reap_one(_metadata, &self->ring, 1);
+	EXPECT_EQ(8, res) TH_LOG("write to a full mask: %s", errstr(res));
+	EXPECT_EQ(UINT64_MAX, read_now(_metadata, fd));
+	EXPECT_NO_IO_WQ_WORKER("reads and writes in bit mode");
+}
+
+/*
+ * A maximum of 5, reached: an io_uring write of 1 gets EAGAIN inline,
+ * io_uring arms a POLLOUT poll, and the write completes when a read makes
+ * room, in the submitting task.
+ */
+TEST_F(modes, maximum_write_completes_after_read)
+{
+	int fd = MODE_COUNTER(5, 5, 0);
+	uint64_t one = 1;
+	struct evq_info info;
+	int res;
+
+	submit_write(_metadata, &self->ring, fd, &one, 1);
+	EXPECT_PENDING("write of 1 at a maximum of 5");
+	ASSERT_EQ(0, evq_info_of(fd, &info));
+	EXPECT_EQ(5ULL, info.count) TH_LOG("the waiting write added something");
+	EXPECT_EQ(5ULL, info.maximum);
+
+	EXPECT_EQ(5ULL, read_now(_metadata, fd));
+	res = reap_one(_metadata, &self->ring, 1);
+	EXPECT_EQ(8, res) TH_LOG("write: %s", errstr(res));
+	EXPECT_EQ(1ULL, read_now(_metadata, fd));
+	EXPECT_NO_IO_WQ_WORKER("write at the maximum, completed by a read");
+}
+
+/*
+ * At the maximum, a POLLOUT poll and a write of 1 wait; raising the
+ * maximum by one with EVQ_IOC_SET_MAXIMUM completes both, and the count
+ * is then at the new maximum. Lowering it again does not undo anything.
+ */
+TEST_F(modes, maximum_raised_completes_pollout_and_write)
+{
+	int fd = MODE_COUNTER(3, 3, 0);
+	uint64_t one = 1, max = 4, low = 2;
+	int r[3] = { 1, 1, 1 };
+
+	prep_poll(_metadata, &self->ring, fd, POLLOUT, 1);
+	submit(_metadata, &self->ring, 1);
+	EXPECT_PENDING("POLLOUT at the maximum");
+	submit_write(_metadata, &self->ring, fd, &one, 2);
+	EXPECT_PENDING("write of 1 at the maximum");
+
+	ASSERT_EQ(0, ioctl(fd, EVQ_IOC_SET_MAXIMUM, &max))
+		TH_LOG("EVQ_IOC_SET_MAXIMUM(4): %s", strerror(errno));
+	reap_n(_metadata, &self->ring, 2, r, 3);
+	EXPECT_EQ(POLLOUT, r[1]) TH_LOG("poll result %#x", r[1]);
+	EXPECT_EQ(8, r[2]) TH_LOG("write: %s", errstr(r[2]));
+	EXPECT_EQ(4ULL, info_count(_metadata, fd));
+	EXPECT_EQ(POLLIN, poll_now(fd)) TH_LOG("at the new maximum: no POLLOUT");
+
+	ASSERT_EQ(0, ioctl(fd, EVQ_IOC_SET_MAXIMUM, &low));
+	EXPECT_EQ(4ULL, read_now(_metadata, fd))
+		TH_LOG("lowering the maximum takes nothing away");
+}
+
+/* Wake-one: an io_uring read waiting at 0 completes on a write. */
+TEST_F(modes, wake_one_read_completes_on_write)
+{
+	int fd = MODE_COUNTER(0, EVQ_COUNT_MAX, EVQ_WAKE_ONE);
+	uint64_t buf;
+	long wret;
+	int res;
+
+	prep_read(_metadata, &self->ring, fd, &buf, 1);
+	submit(_metadata, &self->ring, 1);
+	EXPECT_PENDING("read on a zero wake-one counter");
+
+	wret = write_from_thread(fd, 3);
+	ASSERT_EQ(8, wret) TH_LOG("write: %s", errstr(wret));
+	res = reap_one(_metadata, &self->ring, 1);
+	EXPECT_EQ(8, res) TH_LOG("read: %s", errstr(res));
+	EXPECT_EQ(3ULL, buf);
+	EXPECT_EQ(POLLOUT, poll_now(fd)) TH_LOG("the read must take the count");
+}
+
+struct reader {
+	pthread_t thread;
+	int fd;
+	uint64_t value;
+	long ret;
+};
+
+static void *reader_fn(void *arg)
+{
+	struct reader *r = arg;
+
+	r->value = POISON;
+	r->ret = read(r->fd, &r->value, sizeof(r->value)) < 0 ?
+		 -errno : (long)sizeof(r->value);
+	return NULL;
+}
+
+/*
+ * Semaphore and wake-one: a thread blocked in read(2) (counted in
+ * GET_INFO.readers, an exclusive waiter) and an io_uring read (a poll
+ * waiter, woken as without the flag) both wait at 0; one write of 2
+ * serves both, with 1 each.
+ */
+TEST_F(modes, wake_one_semaphore_write_of_two_serves_thread_and_uring)
+{
+	int fd = MODE_COUNTER(0, EVQ_COUNT_MAX, EVQ_SEMAPHORE | EVQ_WAKE_ONE);
+	struct reader rd = { .fd = fd };
+	struct timespec ts;
+	uint64_t two = 2, buf;
+	int res, joined;
+
+	prep_read(_metadata, &self->ring, fd, &buf, 1);
+	submit(_metadata, &self->ring, 1);
+	ASSERT_EQ(0, pthread_create(&rd.thread, NULL, reader_fn, &rd));
+	ASSERT_TRUE(evq_wait_blocked(fd, 1, 0))
+		TH_LOG("the read(2) thread never blocked");
+	EXPECT_PENDING("io_uring read at 0");
+
+	ASSERT_EQ(8, write(fd, &two, sizeof(two)));
+	res = reap_one(_metadata, &self->ring, 1);
+	EXPECT_EQ(8, res) TH_LOG("io_uring read: %s", errstr(res));
+	EXPECT_EQ(1ULL, buf);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += WAIT_MS / 1000;
+	joined = pthread_timedjoin_np(rd.thread, NULL, &ts);
+	if (joined) {
+		uint64_t one = 1;
+
+		/* Let it go, or the test would hang in teardown. */
+		EXPECT_EQ(0, joined) TH_LOG("the read(2) thread was not woken");
+		ASSERT_EQ(8, write(fd, &one, sizeof(one)));
+		pthread_join(rd.thread, NULL);
+	}
+	EXPECT_EQ(8, rd.ret) TH_LOG("read(2): %s", errstr(rd.ret));
+	EXPECT_EQ(1ULL, rd.value);
+	EXPECT_EQ(POLLOUT, poll_now(fd)) TH_LOG("2 - 1 - 1 must leave 0");
 }
 
 TEST_HARNESS_MAIN

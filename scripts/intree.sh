@@ -16,7 +16,7 @@
 #   include/uapi/linux/evq.h        uapi/linux/evq.h
 #   Documentation/userspace-api/evq.rst   docs/evq.rst, listed in the index
 #   tools/testing/selftests/evq/    evq_test, evq_fuzz_test, evq_uring_test,
-#                                   evq_info_test
+#                                   evq_info_test, evq_modes_test
 #                                   (static, kselftest lib.mk), libevq,
 #                                   selftests/config and selftests/settings
 #   drivers/misc/{Kconfig,Makefile}, tools/testing/selftests/Makefile,
@@ -165,7 +165,7 @@ EOF
 
 	# The selftests that need no test module.
 	for f in evq_test.c evq_fuzz_test.c evq_uring_test.c evq_info_test.c \
-		evq_masks.h evq_ksft_common.h settings; do
+		evq_modes_test.c evq_masks.h evq_ksft_common.h settings; do
 		copy "selftests/$f" "$t/$st/$f"
 	done
 	copy libevq/evq.c "$t/$st/evq.c"
@@ -179,6 +179,7 @@ EOF
 # SPDX-License-Identifier: GPL-2.0-only
 evq_fuzz_test
 evq_info_test
+evq_modes_test
 evq_test
 evq_uring_test
 EOF
@@ -192,7 +193,8 @@ CFLAGS += -std=c11 -O2 -Wall -Wextra -Werror -pthread $(KHDR_INCLUDES) \
 	-isystem $(selfdir)
 LDFLAGS += -static -pthread
 
-TEST_GEN_PROGS := evq_test evq_fuzz_test evq_uring_test evq_info_test
+TEST_GEN_PROGS := evq_test evq_fuzz_test evq_uring_test evq_info_test \
+	evq_modes_test
 LOCAL_HDRS += evq.h evq_masks.h evq_ksft_common.h
 
 include ../lib.mk

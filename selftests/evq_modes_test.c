@@ -138,16 +138,25 @@ static int next_fd(void)
 	return fd;
 }
 
-/* An address with no page behind it (mapped, then unmapped). */
+/*
+ * An address with no page behind it: the middle of three pages mapped,
+ * then unmapped. The two others stay, so that no later mapping (a thread's
+ * stack, say) can fill the hole.
+ */
 static void *unmapped_page(void)
 {
-	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	char *p = mmap(NULL, 3 * (size_t)4096, PROT_NONE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
 		return NULL;
-	munmap(p, 4096);
-	return p;
+	munmap(p + 4096, 4096);
+	return p + 4096;
+}
+
+static void sleep_ms(int ms)
+{
+	sleep_us((long)ms * 1000);
 }
 
 /* /proc/self/fdinfo/@fd into @buf (NUL-terminated); length or -errno. */
@@ -534,7 +543,7 @@ TEST_F(mode, blocking_read_woken_by_write)
 
 	ASSERT_EQ(0, op_start(&op, OP_READ, self->fd, 0));
 	EXPECT_EQ(1, wait_waiters(self->fd, false, 1));
-	sleep_us(SETTLE_MS * 1000);
+	sleep_ms(SETTLE_MS);
 	EXPECT_FALSE(atomic_load(&op.done)) TH_LOG("read returned %ld at 0",
 						   op.ret);
 	EXPECT_EQ(8, write_u64(self->fd, 1));
@@ -593,7 +602,7 @@ TEST_F(mode, poll_reports_in_after_write_and_wakes_poller)
 
 	EXPECT_EQ(POLLOUT, poll_now(self->fd));
 	ASSERT_EQ(0, op_start(&op, OP_POLL, self->fd, 0));
-	sleep_us(SETTLE_MS * 1000);
+	sleep_ms(SETTLE_MS);
 	EXPECT_FALSE(atomic_load(&op.done));
 	ASSERT_EQ(8, write_u64(self->fd, 1));
 	EXPECT_TRUE(op_wait(&op, WAIT_MS)) TH_LOG("poller not woken");
@@ -712,7 +721,7 @@ TEST_F(maximum, blocking_write_past_maximum_waits_for_read)
 	ASSERT_EQ(8, write_u64(self->fd, 2));
 	ASSERT_EQ(0, op_start(&op, OP_WRITE, self->fd, 2));
 	EXPECT_EQ(1, wait_waiters(self->fd, true, 1));
-	sleep_us(SETTLE_MS * 1000);
+	sleep_ms(SETTLE_MS);
 	EXPECT_FALSE(atomic_load(&op.done)) TH_LOG("write of 2 at 2 of %d: %ld",
 						   MAX, op.ret);
 	ASSERT_EQ(8, read_u64(self->fd, &v));
@@ -759,7 +768,7 @@ TEST_F(maximum, raising_maximum_wakes_writer_and_epollout_waiter)
 	ASSERT_EQ(0, op_start(&w, OP_WRITE, self->fd, 1));
 	ASSERT_EQ(0, op_start(&e, OP_EPOLL, ep, 0));
 	EXPECT_EQ(1, wait_waiters(self->fd, true, 1));
-	sleep_us(SETTLE_MS * 1000);
+	sleep_ms(SETTLE_MS);
 	EXPECT_FALSE(atomic_load(&w.done)) TH_LOG("writer at the maximum");
 	EXPECT_FALSE(atomic_load(&e.done)) TH_LOG("EPOLLOUT at the maximum");
 	EXPECT_EQ(0, set_maximum(self->fd, MAX + 2));
@@ -799,7 +808,7 @@ TEST_F(maximum, lowering_below_count_keeps_reads_and_stops_writes)
 	ASSERT_EQ(0, op_start(&w, OP_WRITE, sem, 0));
 	EXPECT_EQ(1, wait_waiters(sem, true, 1));
 	ASSERT_EQ(8, read_u64(sem, &v));
-	sleep_us(SETTLE_MS * 1000);
+	sleep_ms(SETTLE_MS);
 	EXPECT_FALSE(atomic_load(&w.done)) TH_LOG("write of 0 at 2, max 1");
 	ASSERT_EQ(8, read_u64(sem, &v));
 	EXPECT_TRUE(op_wait(&w, WAIT_MS)) TH_LOG("write of 0 at 1, max 1");
@@ -906,7 +915,7 @@ static void write_completes_exactly(struct __test_metadata *_metadata,
 	ASSERT_EQ(8, write_u64(fd, n));
 	for (i = 0; i < WAIT_MS && ops_done(ops, NR_READERS) < served; i++)
 		sleep_us(1000);
-	sleep_us(SETTLE_MS * 1000);
+	sleep_ms(SETTLE_MS);
 	done = ops_done(ops, NR_READERS);
 	EXPECT_EQ(served, done) TH_LOG("reads completed by a write of %llu",
 				       (unsigned long long)n);
@@ -962,7 +971,7 @@ TEST_F(wake_one, every_poller_woken_by_every_write)
 			ASSERT_EQ(0, op_start(&ops[i], OP_EPOLL, ep[i], 0));
 			ASSERT_EQ(0, op_start(&ops[2 + i], OP_POLL, self->fd, 0));
 		}
-		sleep_us(SETTLE_MS * 1000);
+		sleep_ms(SETTLE_MS);
 		EXPECT_EQ(0, ops_done(ops, 4)) TH_LOG("a poller woke at 0");
 		ASSERT_EQ(8, write_u64(self->fd, 1));
 		for (i = 0; i < 4; i++) {
@@ -1269,7 +1278,7 @@ TEST_F(bits, write_of_all_ones_accepted_and_never_blocks)
 	uint64_t v;
 	int nb;
 
-	nb = ret_or_errno(fcntl(self->fd, F_DUPFD_CLOEXEC, 0));
+	nb = (int)ret_or_errno(fcntl(self->fd, F_DUPFD_CLOEXEC, 0));
 	ASSERT_LE(0, nb);
 	/* A dup shares the file: O_NONBLOCK is set here, cleared below. */
 	ASSERT_EQ(0, set_nonblock(nb));

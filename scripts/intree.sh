@@ -19,7 +19,8 @@
 #                                   evq_poll_test, evq_fdinfo_test,
 #                                   evq_lifetime_test, evq_concurrency_test
 #                                   and their evq_counter.h), evq_fuzz_test,
-#                                   evq_uring_test, evq_info_test
+#                                   evq_uring_test, evq_info_test,
+#                                   evq_modes_test
 #                                   (static, kselftest lib.mk), libevq,
 #                                   selftests/config and selftests/settings
 #   drivers/misc/{Kconfig,Makefile}, tools/testing/selftests/Makefile,
@@ -170,7 +171,7 @@ EOF
 	for f in evq_rw_test.c evq_poll_test.c evq_fdinfo_test.c \
 		evq_lifetime_test.c evq_concurrency_test.c evq_counter.h \
 		evq_fuzz_test.c evq_uring_test.c evq_info_test.c \
-		evq_masks.h evq_ksft_common.h settings; do
+		evq_modes_test.c evq_masks.h evq_ksft_common.h settings; do
 		copy "selftests/$f" "$t/$st/$f"
 	done
 	copy libevq/evq.c "$t/$st/evq.c"
@@ -187,6 +188,7 @@ evq_fdinfo_test
 evq_fuzz_test
 evq_info_test
 evq_lifetime_test
+evq_modes_test
 evq_poll_test
 evq_rw_test
 evq_uring_test
@@ -203,7 +205,7 @@ LDFLAGS += -static -pthread
 
 TEST_GEN_PROGS := evq_rw_test evq_poll_test evq_fdinfo_test \
 	evq_lifetime_test evq_concurrency_test evq_fuzz_test evq_uring_test \
-	evq_info_test
+	evq_info_test evq_modes_test
 LOCAL_HDRS += evq.h evq_masks.h evq_ksft_common.h evq_counter.h
 
 include ../lib.mk

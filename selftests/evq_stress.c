@@ -65,6 +65,8 @@
 #define ONE_WRITERS	3
 #define ONE_READERS	4
 #define ONE_MAXIMUM	4
+/* Writers or readers of one channel, at most. */
+#define MAX_WORKERS	4
 #define EPOLL_THREADS	2
 #define OPEN_THREADS	2
 
@@ -182,8 +184,8 @@ struct channel {
 	atomic_ullong written, read;	/* in units */
 	atomic_ullong eintr_reads, eintr_writes;
 	struct errs errs;
-	struct worker writers[SEM_WRITERS > BIG_WRITERS ? SEM_WRITERS : BIG_WRITERS];
-	struct worker readers[SEM_READERS > ONE_READERS ? SEM_READERS : ONE_READERS];
+	struct worker writers[MAX_WORKERS];
+	struct worker readers[MAX_WORKERS];
 	int nr_writers, nr_readers;
 };
 
@@ -650,6 +652,11 @@ static void *close_main(void *arg)
 }
 
 /* ---- main ----------------------------------------------------------------- */
+
+_Static_assert(SEM_WRITERS <= MAX_WORKERS && SEM_READERS <= MAX_WORKERS &&
+	       BIG_WRITERS <= MAX_WORKERS && BIG_READERS <= MAX_WORKERS &&
+	       ONE_WRITERS <= MAX_WORKERS && ONE_READERS <= MAX_WORKERS,
+	       "a channel has more threads than struct channel holds");
 
 static struct channel sem_ch = {
 	.name = "sem", .semaphore = true, .unit = 1, .max_units = 3,

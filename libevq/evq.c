@@ -73,7 +73,8 @@ struct evq_factory {
 	char path[];		/* the device it was opened from */
 };
 
-static _Atomic(struct evq_factory *) hidden_factory;
+/* The current record, a struct evq_factory *; 0 until first use. */
+static atomic_uintptr_t hidden_factory;
 
 /*
  * Is @f->fd still the device the library opened? The program may have
@@ -136,21 +137,24 @@ free_record:
 static int hidden_create(const char *path, const struct evq_create *cfg)
 {
 	struct evq_factory *f, *fresh;
+	uintptr_t cur;
 
-	f = atomic_load_explicit(&hidden_factory, memory_order_acquire);
+	cur = atomic_load_explicit(&hidden_factory, memory_order_acquire);
 	for (;;) {
+		f = (struct evq_factory *)cur;
 		if (f && !strcmp(f->path, path) && factory_is_ours(f))
 			return ioctl(f->fd, EVQ_IOC_CREATE, cfg);
 		fresh = factory_new(path);
 		if (!fresh)
 			return -1;
 		/* Forget @f (never close it), unless another thread did. */
-		if (atomic_compare_exchange_strong_explicit(&hidden_factory, &f,
-							    fresh,
+		if (atomic_compare_exchange_strong_explicit(&hidden_factory,
+							    &cur,
+							    (uintptr_t)fresh,
 							    memory_order_acq_rel,
-							    memory_order_acquire))
-			f = fresh;
-		else {
+							    memory_order_acquire)) {
+			cur = (uintptr_t)fresh;
+		} else {
 			close(fresh->fd);
 			free(fresh);
 		}

@@ -192,7 +192,7 @@ static bool expect(struct fuzz *f, enum side s, const char *what, long want,
 	return false;
 }
 
-/* Is @fd a /dev/evq file? */
+/* Is @fd an evq counter: a /dev/evq file or an EVQ_IOC_CREATE one? */
 static bool fd_is_evq(int fd)
 {
 	const char *dev = getenv("EVQ_DEVICE");
@@ -204,7 +204,8 @@ static bool fd_is_evq(int fd)
 	if (n < 0)
 		return false;
 	link[n] = '\0';
-	return !strcmp(link, dev && *dev ? dev : EVQ_DEVICE_PATH);
+	return !strcmp(link, dev && *dev ? dev : EVQ_DEVICE_PATH) ||
+	       !strcmp(link, "anon_inode:[evq]");
 }
 
 static int make_counter(struct fuzz *f, enum side s, unsigned int initval,

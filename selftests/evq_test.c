@@ -421,12 +421,16 @@ static const char *fd_link(int fd, char *buf, size_t size)
 	return buf;
 }
 
-/* Is @fd a /dev/evq file (the device libevq opens), not a native eventfd? */
+/*
+ * Is @fd an evq counter, not a native eventfd: a /dev/evq file, or one
+ * made by EVQ_IOC_CREATE (evq_eventfd() uses it when the module has it)?
+ */
 static bool fd_is_evq(int fd)
 {
 	char link[256];
 
-	return !strcmp(fd_link(fd, link, sizeof(link)), evq_device());
+	fd_link(fd, link, sizeof(link));
+	return !strcmp(link, evq_device()) || !strcmp(link, "anon_inode:[evq]");
 }
 
 /* ---- the fixture shared by native eventfd and evq ------------------------ */

@@ -1601,7 +1601,7 @@ static const struct workload workloads[] = {
 	{ "W5", w5_epoll_wait, true, "epoll_wait+read, 2 workers x 64 counters, LT/ET/ONESHOT" },
 	{ "W6", w6_epoll_ctl, true, "epoll_ctl ADD/MOD/DEL, 2 workers x 64 counters" },
 	{ "W7", w7_contention, true, "2 producers, one counter, one epoll consumer" },
-	{ "W9", w9_herd, true, "4 waiters on one counter: read, semaphore, epoll, EPOLLEXCLUSIVE; a pool of 8 readers, plain and wake-one" },
+	{ "W9", w9_herd, true, "herd of 4: read, semaphore, epoll, EPOLLEXCLUSIVE; pool of 8: plain, wake-one" },
 	{ "W11", w11_lifecycle, true, "create + close: evq_eventfd, open, factory" },
 	{ "W11", w11_floor, false, "floor: open /dev/null + close" },
 };

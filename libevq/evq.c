@@ -38,7 +38,7 @@ int evq_factory_open(unsigned int flags)
 		return -1;
 	}
 	return open(device_path(),
-		    O_RDWR | (flags & EVQ_CLOEXEC ? O_CLOEXEC : 0));
+		    O_RDWR | ((flags & EVQ_CLOEXEC) ? O_CLOEXEC : 0));
 }
 
 int evq_create(int factory, uint64_t initval, uint64_t maximum,
@@ -194,9 +194,9 @@ int evq_eventfd(unsigned int initval, int flags)
 {
 	struct evq_create cfg = {
 		.initval = initval,
-		.flags = (flags & EFD_SEMAPHORE ? EVQ_SEMAPHORE : 0) |
-			 (flags & EFD_CLOEXEC ? EVQ_CLOEXEC : 0) |
-			 (flags & EFD_NONBLOCK ? EVQ_NONBLOCK : 0),
+		.flags = ((flags & EFD_SEMAPHORE) ? EVQ_SEMAPHORE : 0) |
+			 ((flags & EFD_CLOEXEC) ? EVQ_CLOEXEC : 0) |
+			 ((flags & EFD_NONBLOCK) ? EVQ_NONBLOCK : 0),
 	};
 	const char *path = device_path();
 	int fd;

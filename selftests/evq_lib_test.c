@@ -94,7 +94,7 @@ static int find_device_fd(void)
 	int found = -1;
 
 	for (int fd = 0; fd < MAX_FD; fd++) {
-		if (strcmp(fd_link(fd, link, sizeof(link)), device()))
+		if (strcmp(fd_link(fd, link, sizeof(link)), device()) != 0)
 			continue;
 		if (found >= 0)
 			return -2;
@@ -442,9 +442,9 @@ TEST_F(factory, create_flags_become_file_flags)
 		int fd = evq_create(self->factory, 0, 0, f);
 
 		ASSERT_LE(0, fd) TH_LOG("flags %#x: %s", f, strerror(errno));
-		EXPECT_EQ(f & EVQ_CLOEXEC ? FD_CLOEXEC : 0,
+		EXPECT_EQ((f & EVQ_CLOEXEC) ? FD_CLOEXEC : 0,
 			  fcntl(fd, F_GETFD)) TH_LOG("flags %#x", f);
-		EXPECT_EQ(O_RDWR | (f & EVQ_NONBLOCK ? O_NONBLOCK : 0),
+		EXPECT_EQ(O_RDWR | ((f & EVQ_NONBLOCK) ? O_NONBLOCK : 0),
 			  fcntl(fd, F_GETFL)) TH_LOG("flags %#x", f);
 		EXPECT_STREQ(ANON_EVQ, fd_link(fd, link, sizeof(link)));
 		close(fd);

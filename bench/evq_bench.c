@@ -1118,8 +1118,8 @@ static char task_state(int tid)
 	return p[2];
 }
 
-/* Wait until every waiter sleeps; 0, or -1 after SETTLE_NS. */
-static int w9_settle(struct w9_waiter *wt)
+/* Wait until all @n waiters sleep; 0, or -1 after SETTLE_NS. */
+static int w9_settle(struct w9_waiter *wt, int n)
 {
 	uint64_t deadline = now_ns() + SETTLE_NS;
 	struct timespec ms = { 0, 1000000 };
@@ -1127,12 +1127,12 @@ static int w9_settle(struct w9_waiter *wt)
 	for (;;) {
 		int asleep = 0;
 
-		for (int i = 0; i < W9_WAITERS; i++) {
+		for (int i = 0; i < n; i++) {
 			int tid = atomic_load(&wt[i].tid);
 
 			asleep += tid && task_state(tid) == 'S';
 		}
-		if (asleep == W9_WAITERS)
+		if (asleep == n)
 			return 0;
 		if (now_ns() > deadline)
 			return -1;
@@ -1140,11 +1140,12 @@ static int w9_settle(struct w9_waiter *wt)
 	}
 }
 
-static int w9_sum(struct w9_waiter *wt, uint64_t *vol, uint64_t *all)
+/* The context switches of @n waiters, summed: voluntary, and all. */
+static int w9_sum(struct w9_waiter *wt, int n, uint64_t *vol, uint64_t *all)
 {
 	*vol = 0;
 	*all = 0;
-	for (int i = 0; i < W9_WAITERS; i++) {
+	for (int i = 0; i < n; i++) {
 		uint64_t v, iv;
 
 		if (task_ctxsw(atomic_load(&wt[i].tid), &v, &iv))
@@ -1207,7 +1208,7 @@ static int w9_run(enum kind kind, enum w9_mode mode, const char *name)
 			goto stop;
 		}
 	}
-	if (w9_settle(wt) || w9_sum(wt, &vol0, &all0)) {
+	if (w9_settle(wt, W9_WAITERS) || w9_sum(wt, W9_WAITERS, &vol0, &all0)) {
 		errno = 0;
 		bench_err(name, kind, "waiters did not go to sleep");
 		goto stop;
@@ -1220,7 +1221,7 @@ static int w9_run(enum kind kind, enum w9_mode mode, const char *name)
 	 */
 	deadline = now_ns() + run_ns();
 	do {
-		if (events && w9_settle(wt)) {
+		if (events && w9_settle(wt, W9_WAITERS)) {
 			errno = 0;
 			bench_err(name, kind, "waiters did not go back to sleep");
 			goto stop;
@@ -1241,7 +1242,7 @@ static int w9_run(enum kind kind, enum w9_mode mode, const char *name)
 			goto stop;
 		}
 	} while (end < deadline && events < W9_MAX_EVENTS);
-	if (w9_settle(wt) || w9_sum(wt, &vol1, &all1)) {
+	if (w9_settle(wt, W9_WAITERS) || w9_sum(wt, W9_WAITERS, &vol1, &all1)) {
 		errno = 0;
 		bench_err(name, kind, "waiters did not go back to sleep");
 		goto stop;
@@ -1290,56 +1291,8 @@ out:
  * counter (each job is one unit); the feeder writes 1 and waits until some
  * reader took it, then writes the next, for run_ns(). No settling between
  * jobs: this is a steady pool, not the one-event-from-rest of w9_run().
+ * The readers are w9_waiter()s without epoll; w9.consumed counts jobs.
  */
-struct w9_pool {
-	int fd;
-	atomic_uint taken, stop, exited;
-};
-
-struct w9_reader {
-	struct w9_pool *p;
-	atomic_int tid;
-	int err;
-};
-
-static void *w9_reader(void *arg)
-{
-	struct w9_reader *me = arg;
-	struct w9_pool *p = me->p;
-	uint64_t v;
-
-	atomic_store(&me->tid, (int)gettid());
-	for (;;) {
-		if (read_u64(p->fd, &v) < 0) {
-			me->err = errno;
-			break;
-		}
-		if (atomic_load(&p->stop))
-			break;
-		if (v != 1) {
-			me->err = EPROTO;
-			break;
-		}
-		atomic_fetch_add(&p->taken, 1);
-		futex_op(&p->taken, FUTEX_WAKE_PRIVATE, 1);
-	}
-	atomic_fetch_add(&p->exited, 1);
-	return NULL;
-}
-
-/* The readers' voluntary context switches, summed; 0 on success. */
-static int w9_pool_vol(struct w9_reader *rd, uint64_t *vol)
-{
-	*vol = 0;
-	for (int i = 0; i < W9_POOL_READERS; i++) {
-		uint64_t v, iv;
-
-		if (task_ctxsw(atomic_load(&rd[i].tid), &v, &iv))
-			return -1;
-		*vol += v;
-	}
-	return 0;
-}
 
 /*
  * The pool's counter: a semaphore counter for native and plain evq, with
@@ -1364,17 +1317,17 @@ static int w9_pool_counter(enum kind kind, bool wake_one)
 
 static int w9_pool_run(enum kind kind, bool wake_one, const char *name)
 {
-	struct w9_pool p = { .fd = -1 };
-	struct w9_reader rd[W9_POOL_READERS];
+	struct w9 p = { .fd = -1 };
+	struct w9_waiter rd[W9_POOL_READERS];
 	pthread_t tids[W9_POOL_READERS];
 	struct timespec ms = { 0, 1000000 };
-	uint64_t vol0, vol1, start, deadline, end, jobs = 0;
+	uint64_t vol0, vol1, all, start, deadline, end, jobs = 0;
 	unsigned int c;
 	int ret = -1, started = 0;
 	char row[64];
 
 	memset(rd, 0, sizeof(rd));
-	atomic_init(&p.taken, 0);
+	atomic_init(&p.consumed, 0);
 	atomic_init(&p.stop, 0);
 	atomic_init(&p.exited, 0);
 	p.fd = w9_pool_counter(kind, wake_one);
@@ -1383,9 +1336,10 @@ static int w9_pool_run(enum kind kind, bool wake_one, const char *name)
 	for (; started < W9_POOL_READERS; started++) {
 		int err;
 
-		rd[started].p = &p;
+		rd[started].w = &p;
+		rd[started].ep = -1;
 		atomic_init(&rd[started].tid, 0);
-		err = pthread_create(&tids[started], NULL, w9_reader,
+		err = pthread_create(&tids[started], NULL, w9_waiter,
 				     &rd[started]);
 		if (err) {
 			errno = err;
@@ -1393,27 +1347,10 @@ static int w9_pool_run(enum kind kind, bool wake_one, const char *name)
 			goto stop;
 		}
 	}
-	/* w9_settle() for the pool: every reader asleep in read(2). */
-	for (deadline = now_ns() + SETTLE_NS;;) {
-		int asleep = 0;
-
-		for (int i = 0; i < W9_POOL_READERS; i++) {
-			int tid = atomic_load(&rd[i].tid);
-
-			asleep += tid && task_state(tid) == 'S';
-		}
-		if (asleep == W9_POOL_READERS)
-			break;
-		if (now_ns() > deadline) {
-			errno = 0;
-			bench_err(name, kind, "readers did not go to sleep");
-			goto stop;
-		}
-		nanosleep(&ms, NULL);
-	}
-	if (w9_pool_vol(rd, &vol0)) {
+	if (w9_settle(rd, W9_POOL_READERS) ||
+	    w9_sum(rd, W9_POOL_READERS, &vol0, &all)) {
 		errno = 0;
-		bench_err(name, kind, "read the readers' context switches");
+		bench_err(name, kind, "readers did not go to sleep");
 		goto stop;
 	}
 	start = now_ns();
@@ -1424,8 +1361,8 @@ static int w9_pool_run(enum kind kind, bool wake_one, const char *name)
 			goto stop;
 		}
 		jobs++;
-		while ((c = atomic_load(&p.taken)) < jobs)
-			futex_op(&p.taken, FUTEX_WAIT_PRIVATE, c);
+		while ((c = atomic_load(&p.consumed)) < jobs)
+			futex_op(&p.consumed, FUTEX_WAIT_PRIVATE, c);
 		if (c != jobs) {
 			errno = 0;
 			bench_err(name, kind, "took more jobs than were written");
@@ -1434,10 +1371,10 @@ static int w9_pool_run(enum kind kind, bool wake_one, const char *name)
 		end = now_ns();
 	} while (end < deadline);
 	/* The losers of the last job may still be on their way to sleep. */
-	nanosleep(&ms, NULL);
-	if (w9_pool_vol(rd, &vol1)) {
+	if (w9_settle(rd, W9_POOL_READERS) ||
+	    w9_sum(rd, W9_POOL_READERS, &vol1, &all)) {
 		errno = 0;
-		bench_err(name, kind, "read the readers' context switches");
+		bench_err(name, kind, "readers did not go back to sleep");
 		goto stop;
 	}
 	snprintf(row, sizeof(row), "%s.jobs", name);
@@ -1448,6 +1385,7 @@ static int w9_pool_run(enum kind kind, bool wake_one, const char *name)
 	     true);
 	ret = 0;
 stop:
+	/* Every reader returns from read(2) once stop is set and it runs. */
 	atomic_store(&p.stop, 1);
 	while (atomic_load(&p.exited) < (unsigned int)started) {
 		if (write_u64(p.fd, W9_POOL_READERS)) {
@@ -1459,9 +1397,8 @@ stop:
 	join_threads(tids, started);
 	for (int i = 0; i < started; i++) {
 		if (rd[i].err) {
-			errno = rd[i].err == EPROTO ? 0 : rd[i].err;
-			bench_err(name, kind, rd[i].err == EPROTO ?
-				  "a reader read other than 1" : "reader");
+			errno = rd[i].err;
+			bench_err(name, kind, "reader");
 			ret = -1;
 		}
 	}

@@ -56,6 +56,8 @@
 /* W9: threads waiting on one counter; at most this many events per run. */
 #define W9_WAITERS	4
 #define W9_MAX_EVENTS	20000
+/* W9 job pool: reader threads blocked in read(2) on one semaphore counter. */
+#define W9_POOL_READERS	8
 /* W4: at most this many samples; gap between two samples. */
 #define W4_MAX_SAMPLES	20000
 #define W4_GAP_NS	50000ULL
@@ -1116,8 +1118,8 @@ static char task_state(int tid)
 	return p[2];
 }
 
-/* Wait until every waiter sleeps; 0, or -1 after SETTLE_NS. */
-static int w9_settle(struct w9_waiter *wt)
+/* Wait until all @n waiters sleep; 0, or -1 after SETTLE_NS. */
+static int w9_settle(struct w9_waiter *wt, int n)
 {
 	uint64_t deadline = now_ns() + SETTLE_NS;
 	struct timespec ms = { 0, 1000000 };
@@ -1125,12 +1127,12 @@ static int w9_settle(struct w9_waiter *wt)
 	for (;;) {
 		int asleep = 0;
 
-		for (int i = 0; i < W9_WAITERS; i++) {
+		for (int i = 0; i < n; i++) {
 			int tid = atomic_load(&wt[i].tid);
 
 			asleep += tid && task_state(tid) == 'S';
 		}
-		if (asleep == W9_WAITERS)
+		if (asleep == n)
 			return 0;
 		if (now_ns() > deadline)
 			return -1;
@@ -1138,11 +1140,12 @@ static int w9_settle(struct w9_waiter *wt)
 	}
 }
 
-static int w9_sum(struct w9_waiter *wt, uint64_t *vol, uint64_t *all)
+/* The context switches of @n waiters, summed: voluntary, and all. */
+static int w9_sum(struct w9_waiter *wt, int n, uint64_t *vol, uint64_t *all)
 {
 	*vol = 0;
 	*all = 0;
-	for (int i = 0; i < W9_WAITERS; i++) {
+	for (int i = 0; i < n; i++) {
 		uint64_t v, iv;
 
 		if (task_ctxsw(atomic_load(&wt[i].tid), &v, &iv))
@@ -1205,7 +1208,7 @@ static int w9_run(enum kind kind, enum w9_mode mode, const char *name)
 			goto stop;
 		}
 	}
-	if (w9_settle(wt) || w9_sum(wt, &vol0, &all0)) {
+	if (w9_settle(wt, W9_WAITERS) || w9_sum(wt, W9_WAITERS, &vol0, &all0)) {
 		errno = 0;
 		bench_err(name, kind, "waiters did not go to sleep");
 		goto stop;
@@ -1218,7 +1221,7 @@ static int w9_run(enum kind kind, enum w9_mode mode, const char *name)
 	 */
 	deadline = now_ns() + run_ns();
 	do {
-		if (events && w9_settle(wt)) {
+		if (events && w9_settle(wt, W9_WAITERS)) {
 			errno = 0;
 			bench_err(name, kind, "waiters did not go back to sleep");
 			goto stop;
@@ -1239,7 +1242,7 @@ static int w9_run(enum kind kind, enum w9_mode mode, const char *name)
 			goto stop;
 		}
 	} while (end < deadline && events < W9_MAX_EVENTS);
-	if (w9_settle(wt) || w9_sum(wt, &vol1, &all1)) {
+	if (w9_settle(wt, W9_WAITERS) || w9_sum(wt, W9_WAITERS, &vol1, &all1)) {
 		errno = 0;
 		bench_err(name, kind, "waiters did not go back to sleep");
 		goto stop;
@@ -1283,13 +1286,135 @@ out:
 	return ret;
 }
 
+/*
+ * W9 job pool: W9_POOL_READERS threads block in read(2) on one semaphore
+ * counter (each job is one unit); the feeder writes 1 and waits until some
+ * reader took it, then writes the next, for run_ns(). No settling between
+ * jobs: this is a steady pool, not the one-event-from-rest of w9_run().
+ * The readers are w9_waiter()s without epoll; w9.consumed counts jobs.
+ */
+
+/*
+ * The pool's counter: a semaphore counter for native and plain evq, with
+ * EVQ_WAKE_ONE for evq if @wake_one (made by evq_create() on a factory).
+ */
+static int w9_pool_counter(enum kind kind, bool wake_one)
+{
+	int factory, fd, err;
+
+	if (kind != KIND_EVQ || evq_is_native || !wake_one)
+		return counter(kind, 0, EFD_SEMAPHORE | EFD_CLOEXEC);
+	factory = evq_factory_open(EVQ_CLOEXEC);
+	if (factory < 0)
+		return -1;
+	fd = evq_create(factory, 0, 0,
+			EVQ_SEMAPHORE | EVQ_WAKE_ONE | EVQ_CLOEXEC);
+	err = errno;
+	close(factory);
+	errno = err;
+	return fd;
+}
+
+static int w9_pool_run(enum kind kind, bool wake_one, const char *name)
+{
+	struct w9 p = { .fd = -1 };
+	struct w9_waiter rd[W9_POOL_READERS];
+	pthread_t tids[W9_POOL_READERS];
+	struct timespec ms = { 0, 1000000 };
+	uint64_t vol0, vol1, all, start, deadline, end, jobs = 0;
+	unsigned int c;
+	int ret = -1, started = 0;
+	char row[64];
+
+	memset(rd, 0, sizeof(rd));
+	atomic_init(&p.consumed, 0);
+	atomic_init(&p.stop, 0);
+	atomic_init(&p.exited, 0);
+	p.fd = w9_pool_counter(kind, wake_one);
+	if (p.fd < 0)
+		return bench_err(name, kind, "create counter");
+	for (; started < W9_POOL_READERS; started++) {
+		int err;
+
+		rd[started].w = &p;
+		rd[started].ep = -1;
+		atomic_init(&rd[started].tid, 0);
+		err = pthread_create(&tids[started], NULL, w9_waiter,
+				     &rd[started]);
+		if (err) {
+			errno = err;
+			bench_err(name, kind, "pthread_create");
+			goto stop;
+		}
+	}
+	if (w9_settle(rd, W9_POOL_READERS) ||
+	    w9_sum(rd, W9_POOL_READERS, &vol0, &all)) {
+		errno = 0;
+		bench_err(name, kind, "readers did not go to sleep");
+		goto stop;
+	}
+	start = now_ns();
+	deadline = start + run_ns();
+	do {
+		if (write_u64(p.fd, 1)) {
+			bench_err(name, kind, "write");
+			goto stop;
+		}
+		jobs++;
+		while ((c = atomic_load(&p.consumed)) < jobs)
+			futex_op(&p.consumed, FUTEX_WAIT_PRIVATE, c);
+		if (c != jobs) {
+			errno = 0;
+			bench_err(name, kind, "took more jobs than were written");
+			goto stop;
+		}
+		end = now_ns();
+	} while (end < deadline);
+	/* The losers of the last job may still be on their way to sleep. */
+	if (w9_settle(rd, W9_POOL_READERS) ||
+	    w9_sum(rd, W9_POOL_READERS, &vol1, &all)) {
+		errno = 0;
+		bench_err(name, kind, "readers did not go back to sleep");
+		goto stop;
+	}
+	snprintf(row, sizeof(row), "%s.jobs", name);
+	emit(row, kind, (double)jobs * (double)NSEC_PER_SEC /
+	     (double)(end - start), "jobs/s", false);
+	snprintf(row, sizeof(row), "%s.wakeups", name);
+	emit(row, kind, (double)(vol1 - vol0) / (double)jobs, "wakeups/job",
+	     true);
+	ret = 0;
+stop:
+	/* Every reader returns from read(2) once stop is set and it runs. */
+	atomic_store(&p.stop, 1);
+	while (atomic_load(&p.exited) < (unsigned int)started) {
+		if (write_u64(p.fd, W9_POOL_READERS)) {
+			bench_err(name, kind, "write to stop the readers");
+			exit(1);
+		}
+		nanosleep(&ms, NULL);
+	}
+	join_threads(tids, started);
+	for (int i = 0; i < started; i++) {
+		if (rd[i].err) {
+			errno = rd[i].err;
+			bench_err(name, kind, "reader");
+			ret = -1;
+		}
+	}
+	close(p.fd);
+	return ret;
+}
+
 static int w9_herd(enum kind kind)
 {
 	if (w9_run(kind, W9_READ, "W9.read") ||
 	    w9_run(kind, W9_READ_SEMA, "W9.read_sema") ||
-	    w9_run(kind, W9_EPOLL, "W9.epoll"))
+	    w9_run(kind, W9_EPOLL, "W9.epoll") ||
+	    w9_run(kind, W9_EPOLL_EXCL, "W9.epoll_excl") ||
+	    w9_pool_run(kind, false, "W9.pool"))
 		return -1;
-	return w9_run(kind, W9_EPOLL_EXCL, "W9.epoll_excl");
+	return w9_pool_run(kind, true, "W9.pool_wake_one");
 }
 
 /* ---- W11: create + close ------------------------------------------------- */
@@ -1311,16 +1436,70 @@ static int op_create_close(void *arg)
 	return 0;
 }
 
+/*
+ * W11.open and W11.factory: native makes eventfd(0, EFD_CLOEXEC) as in
+ * W11.plain; evq opens /dev/evq (the path evq_eventfd() took before the
+ * factory), or asks a factory it owns (evq_create(), no fstat check).
+ */
+struct w11_path {
+	enum kind kind;
+	int factory;
+};
+
+static int op_open_close(void *arg)
+{
+	const struct w11_path *a = arg;
+	int fd;
+
+	if (a->kind != KIND_EVQ || evq_is_native)
+		fd = eventfd(0, EFD_CLOEXEC);
+	else
+		fd = open(EVQ_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+static int op_factory_close(void *arg)
+{
+	const struct w11_path *a = arg;
+	int fd;
+
+	if (a->kind != KIND_EVQ || evq_is_native)
+		fd = eventfd(0, EFD_CLOEXEC);
+	else
+		fd = evq_create(a->factory, 0, 0, EVQ_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 static int w11_lifecycle(enum kind kind)
 {
 	struct w11_arg plain = { kind, 0, EFD_CLOEXEC };
 	struct w11_arg setup = { kind, 1, EFD_CLOEXEC | EFD_SEMAPHORE };
+	struct w11_path path = { kind, -1 };
+	int ret;
 
 	if (timed_row("W11.plain", kind, op_create_close, &plain,
-		      "create counter"))
+		      "create counter") ||
+	    timed_row("W11.setup", kind, op_create_close, &setup,
+		      "create counter") ||
+	    timed_row("W11.open", kind, op_open_close, &path,
+		      "open the device"))
 		return -1;
-	return timed_row("W11.setup", kind, op_create_close, &setup,
-			 "create counter");
+	if (kind == KIND_EVQ && !evq_is_native) {
+		path.factory = evq_factory_open(EVQ_CLOEXEC);
+		if (path.factory < 0)
+			return bench_err("W11.factory", kind, "open a factory");
+	}
+	ret = timed_row("W11.factory", kind, op_factory_close, &path,
+			"create counter");
+	if (path.factory >= 0)
+		close(path.factory);
+	return ret;
 }
 
 static int op_open_close_devnull(void *arg)
@@ -1359,8 +1538,8 @@ static const struct workload workloads[] = {
 	{ "W5", w5_epoll_wait, true, "epoll_wait+read, 2 workers x 64 counters, LT/ET/ONESHOT" },
 	{ "W6", w6_epoll_ctl, true, "epoll_ctl ADD/MOD/DEL, 2 workers x 64 counters" },
 	{ "W7", w7_contention, true, "2 producers, one counter, one epoll consumer" },
-	{ "W9", w9_herd, true, "4 waiters on one counter: read, semaphore, epoll, EPOLLEXCLUSIVE" },
-	{ "W11", w11_lifecycle, true, "create + close" },
+	{ "W9", w9_herd, true, "herd of 4: read, semaphore, epoll, EPOLLEXCLUSIVE; pool of 8: plain, wake-one" },
+	{ "W11", w11_lifecycle, true, "create + close: evq_eventfd, open, factory" },
 	{ "W11", w11_floor, false, "floor: open /dev/null + close" },
 };
 

@@ -35,7 +35,8 @@
  *	they sleep until their wait returns, signals included (wqh.lock)
  * @writers: the same for writes waiting for room (wqh.lock)
  * @id: number shown as eventfd-id in fdinfo, unique among live counters;
- *	constant from open to free
+ *	-1 until first asked for (evq_ctx_id() in evq_main.c), then constant
+ *	until the counter is freed; set once with cmpxchg(), no lock
  */
 struct evq_ctx {
 	struct kref kref;

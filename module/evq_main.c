@@ -47,8 +47,10 @@ static DEFINE_IDA(evq_ida);
 
 /*
  * Wake-one mode (EVQ_WAKE_ONE): a blocked reader waits exclusively, at the
- * tail of ctx->wqh, with this wake function. It answers only wake-ups that
- * can make the counter readable, so that the EPOLLOUT wake-up of every
+ * head of ctx->wqh, with this wake function. At the head, the reader that
+ * blocked last is woken first (LIFO), as a thread pool wants: it is the
+ * one most likely still on a CPU, with a warm cache, and the others may
+ * stay asleep. It answers only wake-ups that can make the counter readable, so that the EPOLLOUT wake-up of every
  * read does not use up a reader's turn, and counts as woken only if it
  * really woke the task (autoremove_wake_function() returns 0 for a task
  * that was running already, a signal having woken it, say): such a reader
@@ -65,7 +67,11 @@ static int evq_reader_wake(struct wait_queue_entry *wait, unsigned int mode,
 /*
  * Wake everything on ctx->wqh that @mask concerns, as wake_up_locked_poll()
  * does (every plain waiter, one EPOLLEXCLUSIVE epoll), but at most @nr of
- * the wake-one readers. Called only for counters in wake-one mode.
+ * the wake-one readers, the most recent sleepers first (they are queued at
+ * the head). Called only for counters in wake-one mode. The kernel's own
+ * wake-ups (EPOLLOUT, EPOLLHUP) may meet the readers too: they are
+ * exclusive entries at the head, which __wake_up_common() handles, and
+ * evq_reader_wake() turns those keys down without counting as woken.
  */
 static void evq_wake_nr_locked(struct evq_ctx *ctx, __poll_t mask, u64 nr)
 {
@@ -155,7 +161,7 @@ static int evq_wait_exclusive_locked(struct evq_ctx *ctx)
 	wait.func = evq_reader_wake;
 	do {
 		if (list_empty(&wait.entry))
-			__add_wait_queue_entry_tail(&ctx->wqh, &wait);
+			__add_wait_queue(&ctx->wqh, &wait);
 		set_current_state(TASK_INTERRUPTIBLE);
 		if (signal_pending(current)) {
 			ret = -ERESTARTSYS;
@@ -232,28 +238,49 @@ static int evq_wait_writable_locked(struct evq_ctx *ctx, u64 n, bool nowait)
 	return ret ? -ERESTARTSYS : 0;
 }
 
-/* A fresh counter: count 0, eventfd's maximum, no mode, a new id. */
+/*
+ * A fresh counter: count 0, eventfd's maximum, no mode, no id yet (see
+ * evq_ctx_id()).
+ */
 static struct evq_ctx *evq_ctx_alloc(void)
 {
 	struct evq_ctx *ctx;
-	int ret;
 
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx)
-		return ERR_PTR(-ENOMEM);
+		return NULL;
 
-	ret = ida_alloc(&evq_ida, GFP_KERNEL);
-	if (ret < 0)
-		goto err_free_ctx;
-	ctx->id = ret;
+	ctx->id = -1;
 	ctx->maximum = EVQ_COUNT_MAX;
 	kref_init(&ctx->kref);
 	init_waitqueue_head(&ctx->wqh);
 	return ctx;
+}
 
-err_free_ctx:
-	kfree(ctx);
-	return ERR_PTR(ret);
+/*
+ * The counter's id, allocated the first time somebody asks (fdinfo,
+ * EVQ_IOC_GET_INFO) and kept until the counter is freed: unique among
+ * live counters, as eventfd's, but most counters are never looked at, and
+ * they do not pay an IDA allocation and free for it. Two first askers race
+ * with cmpxchg(); the loser gives its id back. Process context only.
+ * Returns the id or -ENOMEM.
+ */
+static int evq_ctx_id(struct evq_ctx *ctx)
+{
+	int id = READ_ONCE(ctx->id);
+	int old;
+
+	if (id >= 0)
+		return id;
+	id = ida_alloc(&evq_ida, GFP_KERNEL);
+	if (id < 0)
+		return id;
+	old = cmpxchg(&ctx->id, -1, id);
+	if (old >= 0) {
+		ida_free(&evq_ida, id);
+		return old;
+	}
+	return id;
 }
 
 /*
@@ -275,8 +302,8 @@ static int evq_open(struct inode *inode, struct file *file)
 {
 	struct evq_ctx *ctx = evq_ctx_alloc();
 
-	if (IS_ERR(ctx))
-		return PTR_ERR(ctx);
+	if (!ctx)
+		return -ENOMEM;
 	file->private_data = ctx;
 	evq_file_init(file);
 	return 0;
@@ -310,7 +337,8 @@ void evq_ctx_free(struct kref *kref)
 {
 	struct evq_ctx *ctx = container_of(kref, struct evq_ctx, kref);
 
-	ida_free(&evq_ida, ctx->id);
+	if (ctx->id >= 0)
+		ida_free(&evq_ida, ctx->id);
 	kfree(ctx);
 }
 
@@ -657,13 +685,13 @@ static long evq_ioctl_create(const struct evq_create __user *uarg)
 		return -EINVAL;
 
 	ctx = evq_ctx_alloc();
-	if (IS_ERR(ctx))
-		return PTR_ERR(ctx);
+	if (!ctx)
+		return -ENOMEM;
+	/* Nobody else can see the counter yet: no lock, nobody to wake. */
 	ctx->maximum = maximum;
-	spin_lock_irq(&ctx->wqh.lock);
-	evq_configure_locked(ctx, create.flags & EVQ_MODE_FLAGS,
-			     create.initval);
-	spin_unlock_irq(&ctx->wqh.lock);
+	ctx->flags = create.flags & EVQ_MODE_FLAGS;
+	ctx->count = create.initval;
+	ctx->configured = true;
 
 	fd = get_unused_fd_flags(O_RDWR |
 				 (create.flags & EVQ_CLOEXEC ? O_CLOEXEC : 0));
@@ -728,11 +756,14 @@ static long evq_ioctl_get_info(struct evq_ctx *ctx,
 			       struct evq_info __user *uarg)
 {
 	struct evq_info info;
+	int id = evq_ctx_id(ctx);
 
+	if (id < 0)
+		return id;
 	/* The ABI has no implicit padding: 64 bytes on every architecture. */
 	BUILD_BUG_ON(sizeof(info) != 64);
 	memset(&info, 0, sizeof(info));
-	info.id = ctx->id;
+	info.id = id;
 
 	spin_lock_irq(&ctx->wqh.lock);
 	info.count = ctx->count;
@@ -772,6 +803,7 @@ static void evq_show_fdinfo(struct seq_file *m, struct file *file)
 	struct evq_ctx *ctx = file->private_data;
 	u64 count, maximum;
 	u32 flags;
+	int id = evq_ctx_id(ctx);
 
 	spin_lock_irq(&ctx->wqh.lock);
 	count = ctx->count;
@@ -781,7 +813,8 @@ static void evq_show_fdinfo(struct seq_file *m, struct file *file)
 
 	/* The keys and formats of eventfd's fdinfo since Linux 6.5. */
 	seq_printf(m, "eventfd-count: %16llx\n", count);
-	seq_printf(m, "eventfd-id: %d\n", ctx->id);
+	if (id >= 0)
+		seq_printf(m, "eventfd-id: %d\n", id);
 	seq_printf(m, "eventfd-semaphore: %d\n", !!(flags & EVQ_SEMAPHORE));
 	/* evq's own, only where a counter differs from an eventfd. */
 	if (maximum != EVQ_COUNT_MAX)

@@ -989,10 +989,10 @@ TEST_F(wake_one, every_poller_woken_by_every_write)
 }
 
 /*
- * The EFAULT pass-on: reader A blocks first, its buffer in an unmapped
- * page; reader B blocks second with a good one. A write of 1 picks A,
- * which cannot store it: A fails with EFAULT and must pass the wake-up on,
- * so that B reads the 1.
+ * The EFAULT pass-on: reader B blocks first with a good buffer; reader A
+ * blocks second, its buffer in an unmapped page. A write of 1 picks A (the
+ * reader that blocked last is woken first), which cannot store it: A fails
+ * with EFAULT and must pass the wake-up on, so that B reads the 1.
  */
 TEST_F(wake_one, efault_reader_passes_wakeup_to_next_reader)
 {
@@ -1000,9 +1000,9 @@ TEST_F(wake_one, efault_reader_passes_wakeup_to_next_reader)
 
 	a.buf = unmapped_page();
 	ASSERT_NE(NULL, a.buf);
-	ASSERT_EQ(0, op_start(&a, OP_READ, self->fd, 0));
-	ASSERT_EQ(1, wait_waiters(self->fd, false, 1));
 	ASSERT_EQ(0, op_start(&b, OP_READ, self->fd, 0));
+	ASSERT_EQ(1, wait_waiters(self->fd, false, 1));
+	ASSERT_EQ(0, op_start(&a, OP_READ, self->fd, 0));
 	ASSERT_EQ(2, wait_waiters(self->fd, false, 2));
 	ASSERT_EQ(8, write_u64(self->fd, 1));
 	EXPECT_TRUE(op_wait(&a, WAIT_MS)) TH_LOG("the first reader not woken");
@@ -1022,9 +1022,9 @@ TEST_F(wake_one, efault_reader_passes_wakeup_to_next_reader)
  * (no SA_RESTART) makes a read fail with EINTR, and a reader that gets
  * EINTR parks until the main thread lets it read again. Each round the
  * main thread waits until every reader is blocked, writes 1 and at once
- * signals the reader it expects the write to pick (even rounds: readers
- * queue in order and the one served goes to the back) or every reader
- * (odd rounds). A chosen reader that finds the count must take it, the
+ * signals the reader it expects the write to pick (even rounds: the one
+ * that blocked last, as readers are woken LIFO) or every reader (odd
+ * rounds). A chosen reader that finds the count must take it, the
  * signal notwithstanding: if it left with EINTR instead, the 1 would stay
  * with the other readers asleep. Fails when a written value is not read
  * within RACE_LOST_MS.
@@ -1174,7 +1174,8 @@ TEST_F_TIMEOUT(wake_one, signal_right_after_write_loses_no_wakeup, 90)
 						  round, race_readers(self->fd));
 			break;
 		}
-		head = order[0];
+		/* order[] is the blocking order; the last one is woken first. */
+		head = order[RACE_READERS - 1];
 		ASSERT_EQ(8, write_u64(self->fd, 1));
 		for (i = 0; i < RACE_READERS; i++) {
 			if (round % 2 && i != head)

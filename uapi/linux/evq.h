@@ -41,7 +41,8 @@
  *	whole count.
  * EVQ_WAKE_ONE: readers blocked in read(2) wait exclusively, and a write
  *	(or evq_signal()) of n wakes only as many of them as it can serve: one
- *	for a plain counter or a bit mask, up to n in semaphore mode. A woken
+ *	for a plain counter or a bit mask, up to n in semaphore mode, the
+ *	reader that blocked last first (LIFO, warm for a thread pool). A woken
  *	reader that finds the count non-zero always takes it, a pending signal
  *	notwithstanding; one that leaves without taking anything while the
  *	count is non-zero (EFAULT) passes its wake-up on to the next reader.
@@ -145,7 +146,9 @@ struct evq_info {
  *
  * EVQ_IOC_GET_INFO: fill a struct evq_info. Consumes nothing and wakes
  *	nobody, so an event loop can look at a counter without racing its
- *	consumer; works at any time. EFAULT: bad pointer.
+ *	consumer; works at any time. EFAULT: bad pointer. ENOMEM: the
+ *	counter's id, allocated the first time it is asked for (here or by
+ *	fdinfo), could not be.
  *
  * EVQ_IOC_CREATE: on any evq file (it stays as it was), make a new counter
  *	configured by struct evq_create and return a new file descriptor for

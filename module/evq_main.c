@@ -50,11 +50,12 @@ static DEFINE_IDA(evq_ida);
  * head of ctx->wqh, with this wake function. At the head, the reader that
  * blocked last is woken first (LIFO), as a thread pool wants: it is the
  * one most likely still on a CPU, with a warm cache, and the others may
- * stay asleep. It answers only wake-ups that can make the counter readable, so that the EPOLLOUT wake-up of every
- * read does not use up a reader's turn, and counts as woken only if it
- * really woke the task (autoremove_wake_function() returns 0 for a task
- * that was running already, a signal having woken it, say): such a reader
- * is passed over and the next one is chosen.
+ * stay asleep. It answers only wake-ups that can make the counter
+ * readable, so that the EPOLLOUT wake-up of every read does not use up a
+ * reader's turn, and counts as woken only if it really woke the task
+ * (autoremove_wake_function() returns 0 for a task that was running
+ * already, a signal having woken it, say): such a reader is passed over
+ * and the next one is chosen.
  */
 static int evq_reader_wake(struct wait_queue_entry *wait, unsigned int mode,
 			   int sync, void *key)

@@ -1510,6 +1510,11 @@ TEST(factory_counters_pin_the_module)
 
 	ASSERT_LE(0, dev);
 	base = module_refcnt();
+	/* Built in (CONFIG_EVQ=y): there is no module to pin. */
+	if (base < 0 && access("/sys/module/evq/initstate", F_OK)) {
+		close(dev);
+		SKIP(return, "evq is built into the kernel, not a module");
+	}
 	ASSERT_LE(1, base) TH_LOG("/sys/module/evq/refcnt with %s open",
 				  EVQ_DEV);
 	for (i = 0; i < 3; i++) {

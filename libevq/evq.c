@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -214,4 +215,35 @@ int evq_eventfd(unsigned int initval, int flags)
 int evq_get_info(int fd, struct evq_info *info)
 {
 	return ioctl(fd, EVQ_IOC_GET_INFO, info) < 0 ? -1 : 0;
+}
+
+int evq_fast_map(int fd, struct evq_fast *fast)
+{
+	struct evq_info info;
+	void *page;
+
+	if (ioctl(fd, EVQ_IOC_GET_INFO, &info))
+		return -1;
+	if (!(info.flags & EVQ_FAST)) {
+		errno = ENODEV;
+		return -1;
+	}
+	page = mmap(NULL, EVQ_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    fd, 0);
+	if (page == MAP_FAILED)
+		return -1;
+	fast->page = page;
+	fast->fd = fd;
+	fast->flags = info.flags;
+	return 0;
+}
+
+int evq_fast_unmap(struct evq_fast *fast)
+{
+	return munmap(fast->page, EVQ_PAGE_SIZE);
+}
+
+int evq_fast_wake(int fd, unsigned int armed)
+{
+	return ioctl(fd, EVQ_IOC_WAKE, (unsigned long)armed);
 }

@@ -14,6 +14,12 @@
 
 #include <linux/evq.h>
 
+#ifndef __cplusplus
+#include <errno.h>
+#include <stdatomic.h>
+#include <unistd.h>
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -97,6 +103,135 @@ int evq_create(int factory, uint64_t initval, uint64_t maximum,
  * or the loaded module predates EVQ_IOC_GET_INFO, EBADF, EFAULT.
  */
 int evq_get_info(int fd, struct evq_info *info);
+
+/**
+ * struct evq_fast - a mapped EVQ_FAST counter, from evq_fast_map()
+ * @page: the shared page
+ * @fd: the counter's descriptor (not owned: evq_fast_unmap() leaves it
+ *	open)
+ * @flags: the counter's mode flags, from EVQ_IOC_GET_INFO when mapped
+ */
+struct evq_fast {
+	struct evq_page *page;
+	int fd;
+	unsigned int flags;
+};
+
+/**
+ * evq_fast_map() - map the shared page of an EVQ_FAST counter
+ * @fd: a counter created or set up with EVQ_FAST
+ * @fast: filled in on success
+ *
+ * Returns 0, or -1 with errno set: ENODEV if @fd is an evq counter without
+ * EVQ_FAST, ENOTTY if it is not an evq counter, or what mmap(2) returns.
+ */
+int evq_fast_map(int fd, struct evq_fast *fast);
+
+/**
+ * evq_fast_unmap() - unmap the page; the descriptor stays open
+ * @fast: from evq_fast_map()
+ *
+ * Returns 0, or -1 with errno set by munmap(2).
+ */
+int evq_fast_unmap(struct evq_fast *fast);
+
+/**
+ * evq_fast_wake() - wake the sleepers that the armed bits announce
+ * @fd: an EVQ_FAST counter
+ * @armed: EVQ_ARMED_IN, EVQ_ARMED_OUT or both
+ *
+ * The EVQ_IOC_WAKE ioctl: the one system call of the fast path.
+ * Returns 0, or -1 with errno set (EINVAL: bad @armed or not EVQ_FAST).
+ */
+int evq_fast_wake(int fd, unsigned int armed);
+
+#ifndef __cplusplus
+/*
+ * The fast path, inline (C11 atomics, sequentially consistent): see
+ * struct evq_page in <linux/evq.h> for the protocol. Each returns 0 when
+ * it did not enter the kernel, 1 when it made a system call (a wake-up,
+ * or the write(2) or read(2) it fell back to), -1 with errno set.
+ */
+
+/* Clear @bit of @armed if set; if this call cleared it, wake for it. */
+static inline int evq_fast_disarm_(const struct evq_fast *fast,
+				   unsigned int bit)
+{
+	_Atomic uint32_t *armed = (_Atomic uint32_t *)&fast->page->armed;
+
+	if (!(atomic_load(armed) & bit))
+		return 0;
+	if (!(atomic_fetch_and(armed, ~bit) & bit))
+		return 0;
+	return evq_fast_wake(fast->fd, bit) ? -1 : 1;
+}
+
+/**
+ * evq_fast_signal() - add @n to the count, as write(2) of @n would
+ * @fast: a mapped counter
+ * @n: the value to add
+ *
+ * When @n does not fit under the maximum, falls back to write(2), which
+ * blocks, or fails with EAGAIN if the descriptor is O_NONBLOCK (and with
+ * EINVAL for ULLONG_MAX, as write(2) does).
+ */
+static inline int evq_fast_signal(const struct evq_fast *fast, uint64_t n)
+{
+	_Atomic uint64_t *count = (_Atomic uint64_t *)&fast->page->count;
+	_Atomic uint64_t *maxp = (_Atomic uint64_t *)&fast->page->maximum;
+	uint64_t max = atomic_load_explicit(maxp, memory_order_relaxed);
+	uint64_t c = atomic_load_explicit(count, memory_order_relaxed);
+
+	do {
+		if (c > max || max - c < n)
+			return write(fast->fd, &n, sizeof(n)) == sizeof(n) ?
+			       1 : -1;
+	} while (!atomic_compare_exchange_weak(count, &c, c + n));
+	return evq_fast_disarm_(fast, EVQ_ARMED_IN);
+}
+
+/**
+ * evq_fast_take() - take what read(2) would, without blocking
+ * @fast: a mapped counter
+ * @value: the count taken (1 in semaphore mode)
+ *
+ * Fails with EAGAIN, taking nothing, when the count is 0. A value taken
+ * is stored in @value even if the wake-up that follows fails.
+ */
+static inline int evq_fast_take(const struct evq_fast *fast,
+				uint64_t *value)
+{
+	_Atomic uint64_t *count = (_Atomic uint64_t *)&fast->page->count;
+	int sem = !!(fast->flags & EVQ_SEMAPHORE);
+	uint64_t c = atomic_load_explicit(count, memory_order_relaxed);
+
+	do {
+		if (!c) {
+			errno = EAGAIN;
+			return -1;
+		}
+	} while (!atomic_compare_exchange_weak(count, &c, sem ? c - 1 : 0));
+	*value = sem ? 1 : c;
+	return evq_fast_disarm_(fast, EVQ_ARMED_OUT);
+}
+
+/**
+ * evq_fast_read() - take, or block in read(2) if the count is 0
+ * @fast: a mapped counter
+ * @value: the count taken (1 in semaphore mode)
+ *
+ * read(2) blocks unless the descriptor is O_NONBLOCK (then EAGAIN).
+ */
+static inline int evq_fast_read(const struct evq_fast *fast, uint64_t *value)
+{
+	int ret = evq_fast_take(fast, value);
+
+	if (ret >= 0 || errno != EAGAIN)
+		return ret;
+	return read(fast->fd, value, sizeof(*value)) == sizeof(*value) ?
+	       1 : -1;
+}
+#endif /* __cplusplus */
 
 #ifdef __cplusplus
 }

@@ -442,7 +442,7 @@ static void expect_fresh(struct __test_metadata *_metadata, int fd)
 
 TEST_F(evq_ioctl, setup_unknown_flags_einval)
 {
-	static const uint32_t bad[] = { 0x8, 0x100, 0x80000000,
+	static const uint32_t bad[] = { 0x10, 0x100, 0x80000000,
 					 EVQ_SEMAPHORE | EVQ_BITS };
 	size_t i;
 	long ret;

@@ -15,7 +15,9 @@
  *
  * Beyond eventfd, all opt-in, chosen when a counter is set up or created:
  * a maximum below EVQ_COUNT_MAX (flow control), wake-one readers
- * (EVQ_WAKE_ONE) and a 64-bit event mask instead of a count (EVQ_BITS).
+ * (EVQ_WAKE_ONE), a 64-bit event mask instead of a count (EVQ_BITS) and
+ * a count kept in a page shared with userspace, so that a signal or a
+ * take enters the kernel only when somebody may be asleep (EVQ_FAST).
  * A counter that asks for none of them is an eventfd.
  *
  * ABI rules: every field has a fixed size; padding and reserved fields must
@@ -53,11 +55,22 @@
  *	bit and clears them, and blocks at 0 unless non-blocking; EPOLLIN iff
  *	a bit is set, EPOLLOUT always, never EPOLLERR. evq_signal() ORs too.
  *	Not with EVQ_SEMAPHORE, nor with a maximum (EINVAL).
+ * EVQ_FAST: the count lives in a struct evq_page that userspace maps with
+ *	mmap(NULL, EVQ_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+ *	and updates with atomic instructions, entering the kernel only to
+ *	wake a sleeper (EVQ_IOC_WAKE) or to block; see struct evq_page for
+ *	the protocol. read(2), write(2), poll, epoll, io_uring, fdinfo,
+ *	EVQ_IOC_GET_INFO and evq_signal() all use the page's count, so the
+ *	fast path and system calls mix freely on one counter. Works with
+ *	EVQ_SEMAPHORE and with a maximum; not with EVQ_WAKE_ONE or EVQ_BITS
+ *	(EINVAL).
  */
 #define EVQ_SEMAPHORE		0x001U
 #define EVQ_WAKE_ONE		0x002U
 #define EVQ_BITS		0x004U
-#define EVQ_MODE_FLAGS		(EVQ_SEMAPHORE | EVQ_WAKE_ONE | EVQ_BITS)
+#define EVQ_FAST		0x008U
+#define EVQ_MODE_FLAGS		(EVQ_SEMAPHORE | EVQ_WAKE_ONE | EVQ_BITS | \
+				 EVQ_FAST)
 
 /*
  * Flags for struct evq_create.flags only.
@@ -75,8 +88,8 @@
  * struct evq_setup - argument of EVQ_IOC_SETUP
  * @initval: initial count, at most the maximum (EVQ_COUNT_MAX); any 64-bit
  *	mask with EVQ_BITS
- * @flags: mode flags (EVQ_SEMAPHORE, EVQ_WAKE_ONE, EVQ_BITS) or 0; other
- *	bits are reserved and must be zero
+ * @flags: mode flags (EVQ_SEMAPHORE, EVQ_WAKE_ONE, EVQ_BITS, EVQ_FAST) or
+ *	0; other bits are reserved and must be zero
  * @pad: must be zero
  */
 struct evq_setup {
@@ -109,7 +122,7 @@ struct evq_create {
  * @count: the count, as a read(2) would see it (not consumed)
  * @maximum: the largest count a write can reach (EVQ_COUNT_MAX unless
  *	set lower; also EVQ_COUNT_MAX in bit mode, where it does not apply)
- * @flags: the mode flags (EVQ_SEMAPHORE, EVQ_WAKE_ONE, EVQ_BITS)
+ * @flags: the mode flags (EVQ_SEMAPHORE, EVQ_WAKE_ONE, EVQ_BITS, EVQ_FAST)
  * @id: the counter's eventfd-id, as in /proc/PID/fdinfo
  * @readers: tasks blocked in read(2)/read_iter on this counter
  * @writers: tasks blocked in write(2)/write_iter on this counter
@@ -130,10 +143,71 @@ struct evq_info {
 };
 
 /*
+ * The shared page of an EVQ_FAST counter: EVQ_PAGE_SIZE bytes at offset 0
+ * of its file, mapped MAP_SHARED (mmap fails with ENODEV on a counter
+ * without EVQ_FAST, EINVAL for another length or offset or without
+ * MAP_SHARED, EPERM with PROT_EXEC). It stays valid until the last mapping
+ * and the last file reference are gone, in whatever order; fork(2) and
+ * SCM_RIGHTS share it with the file; mremap(2) cannot grow it.
+ *
+ * The armed bits say who may be asleep: EVQ_ARMED_IN, a reader or a
+ * poller waiting for the count to become non-zero (or, for epoll, for the
+ * next edge); EVQ_ARMED_OUT, a writer or a poller waiting for room. The
+ * kernel sets them, with a full barrier, before it looks at the count and
+ * decides to wait; a waiter is on the wait queue before it sets them.
+ * Every poll of the counter (poll(2), select(2), each epoll_wait(2)
+ * harvest, io_uring) sets the bits of the events it asks for.
+ *
+ * Protocol, C11 atomics with sequential consistency on @count and @armed:
+ *   signal n: compare-and-swap @count to @count + n, unless that would
+ *	pass @maximum (then write(2) n instead, which blocks or fails with
+ *	EAGAIN); then, if @armed has EVQ_ARMED_IN, clear that bit and call
+ *	ioctl(fd, EVQ_IOC_WAKE, EVQ_ARMED_IN).
+ *   take: swap @count with 0 (semaphore mode: compare-and-swap it to
+ *	@count - 1) unless it is 0 (then read(2) to block, or give up);
+ *	then, if @armed has EVQ_ARMED_OUT, clear it and call
+ *	ioctl(fd, EVQ_IOC_WAKE, EVQ_ARMED_OUT).
+ * Either the waiter sees the new count or the signaller sees the armed
+ * bit (each stores, then loads, with a full barrier in between), so no
+ * wake-up is lost; whoever clears a bit must wake. libevq's <evq.h> has
+ * these as inline functions (evq_fast_signal(), evq_fast_take()).
+ *
+ * The page is the caller's to scribble on: the kernel takes every value
+ * of @count as the count (a count above the maximum blocks writers until
+ * reads bring it down; ULLONG_MAX reads as EPOLLERR, as after an
+ * evq_signal() overflow), never reads @flags, @maximum, @size or
+ * @reserved, and sets or clears only the armed bits it owns. Garbage can
+ * only lose or invent wake-ups and events of this counter.
+ *
+ * @count: the counter value
+ * @armed: EVQ_ARMED_IN, EVQ_ARMED_OUT; other bits are reserved, and
+ *	ignored by the kernel
+ * @flags: the counter's mode flags, written by the kernel at creation
+ * @maximum: the counter's maximum, kept up to date by the kernel
+ *	(EVQ_IOC_SET_MAXIMUM), for the fast path's test
+ * @size: sizeof(struct evq_page) of the kernel that made the page; later
+ *	fields go after @reserved and make it larger
+ * @pad: zero
+ * @reserved: zero
+ */
+#define EVQ_PAGE_SIZE		4096
+#define EVQ_ARMED_IN		0x1U
+#define EVQ_ARMED_OUT		0x2U
+
+struct evq_page {
+	__u64 count;
+	__u32 armed;
+	__u32 flags;
+	__u64 maximum;
+	__u32 size;
+	__u32 pad;
+	__u64 reserved[4];
+};
+
+/*
  * ioctl type 0xE7 is unassigned in
  * Documentation/userspace-api/ioctl/ioctl-number.rst. Numbers 0x00-0x3f are
- * evq's; those not defined below are reserved for the roadmap (an mmap
- * fast path) and return ENOTTY, as does a known number with another size or
+ * evq's; those not defined below are reserved and return ENOTTY, as does a known number with another size or
  * direction. On a native eventfd every evq ioctl fails with ENOTTY, so
  * callers can probe for /dev/evq with EVQ_IOC_GET_INFO.
  *
@@ -173,11 +247,19 @@ struct evq_info {
  *	stops at the maximum and drops what does not fit.
  *	EINVAL: a value of 0 or above EVQ_COUNT_MAX, or a counter in bit mode.
  *	EFAULT: bad pointer.
+ *
+ * EVQ_IOC_WAKE: the fast path's way into the kernel (EVQ_FAST). The
+ *	argument is a value, not a pointer: EVQ_ARMED_IN, EVQ_ARMED_OUT or
+ *	both. Clears those armed bits in the page and wakes whoever waits
+ *	for them: with EVQ_ARMED_IN blocked readers and EPOLLIN pollers, with
+ *	EVQ_ARMED_OUT blocked writers and EPOLLOUT pollers. Changes no count.
+ *	EINVAL: no bit, an unknown bit, or a counter without EVQ_FAST.
  */
 #define EVQ_IOC_MAGIC		0xE7
 #define EVQ_IOC_SETUP		_IOW(EVQ_IOC_MAGIC, 0x00, struct evq_setup)
 #define EVQ_IOC_GET_INFO	_IOR(EVQ_IOC_MAGIC, 0x01, struct evq_info)
 #define EVQ_IOC_CREATE		_IOW(EVQ_IOC_MAGIC, 0x02, struct evq_create)
 #define EVQ_IOC_SET_MAXIMUM	_IOW(EVQ_IOC_MAGIC, 0x03, __u64)
+#define EVQ_IOC_WAKE		_IO(EVQ_IOC_MAGIC, 0x04)
 
 #endif /* _UAPI_LINUX_EVQ_H */

@@ -19,7 +19,8 @@
  * case, as for the other suites. Fixture "modes" (variant "evq" too)
  * signals counters in evq's own modes, made by the factory: below a
  * maximum a signal stops there and drops the rest, in bit mode it ORs,
- * and in wake-one mode it wakes only the readers it can serve.
+ * in wake-one mode it wakes only the readers it can serve, and with
+ * EVQ_FAST it lands in the shared page and wakes a blocked reader.
  *
  * Timing: nothing passes or fails on how long something took; what should
  * happen gets WAIT_MS before it counts as a hang.
@@ -722,6 +723,46 @@ TEST_F(modes, signal_above_lowered_maximum_adds_nothing)
 	EXPECT_EQ(9ULL, v);
 	SIGNAL_ONCE(6);
 	EXPECT_INFO(4, 0, 0);
+}
+
+/*
+ * EVQ_FAST: evq_signal() adds to the count in the shared page (the fast
+ * path sees it at once and takes it without a system call), clears
+ * EVQ_ARMED_IN and wakes a reader blocked in read(2), which armed it.
+ */
+TEST_F(modes, fast_counter_signal_lands_in_the_page_and_wakes_reader)
+{
+	int fd = FACTORY_ATTACHED(0, EVQ_COUNT_MAX, EVQ_FAST);
+	struct blocked_read b = { .fd = fd };
+	struct evq_fast f;
+	uint64_t v = POISON;
+	int ms;
+
+	ASSERT_EQ(0, evq_fast_map(fd, &f)) TH_LOG("evq_fast_map: %s", strerror(errno));
+	SIGNAL_ONCE(5);
+	EXPECT_EQ(5ULL, atomic_load((_Atomic uint64_t *)&f.page->count))
+		TH_LOG("evq_signal() did not land in the page");
+	EXPECT_INFO(5, 0, 0);
+	EXPECT_EQ(0, evq_fast_take(&f, &v)) TH_LOG("take after evq_signal()");
+	EXPECT_EQ(5ULL, v);
+
+	ASSERT_EQ(0, pthread_create(&b.thread, NULL, blocked_read_fn, &b));
+	ASSERT_TRUE(evq_wait_blocked(fd, 1, 0));
+	for (ms = 0; ms < WAIT_MS &&
+	     !(atomic_load((_Atomic uint32_t *)&f.page->armed) & EVQ_ARMED_IN);
+	     ms++)
+		usleep(1000);
+	EXPECT_EQ(EVQ_ARMED_IN, f.page->armed & EVQ_ARMED_IN)
+		TH_LOG("blocked reader did not arm IN: armed %#x", f.page->armed);
+	SIGNAL_ONCE(3);
+	ASSERT_TRUE(join_within(&b)) TH_LOG("evq_signal() did not wake the reader");
+	EXPECT_EQ(8, b.ret);
+	EXPECT_EQ(3ULL, b.value);
+	EXPECT_EQ(0ULL, atomic_load((_Atomic uint64_t *)&f.page->count));
+	EXPECT_EQ(0U, f.page->armed & EVQ_ARMED_IN)
+		TH_LOG("evq_signal() woke the reader but left EVQ_ARMED_IN set");
+	EXPECT_EQ(0, evq_fast_signal(&f, 1));
+	evq_fast_unmap(&f);
 }
 
 /* Bit mode: signals OR, ~0 included, which is no overflow: no EPOLLERR. */

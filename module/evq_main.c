@@ -1032,7 +1032,8 @@ static long evq_ioctl_wake(struct evq_ctx *ctx, unsigned long bits)
 {
 	__poll_t mask = 0;
 
-	if (!bits || (bits & ~EVQ_ARMED_ALL))
+	/* Widened first: ~ of the 32-bit mask would let bits 32-63 through. */
+	if (!bits || (bits & ~(unsigned long)EVQ_ARMED_ALL))
 		return -EINVAL;
 	if (bits & EVQ_ARMED_IN)
 		mask |= EPOLLIN;

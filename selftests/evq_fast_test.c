@@ -67,7 +67,7 @@
 #include "evq_ksft_common.h"
 #include "kselftest_harness.h"
 
-#define PAGE_BYTES	EVQ_PAGE_SIZE
+#define PAGE_BYTES	((size_t)EVQ_PAGE_SIZE)
 
 /* Lost wake-up races: rounds, the time cap, and how long a wake may take. */
 #define RACE_ROUNDS	2000
@@ -572,10 +572,10 @@ TEST_F(fast, mmap_of_other_length_offset_or_private_is_einval)
 	expect_mmap_fails(_metadata, self->fd, PROT_READ | PROT_WRITE,
 			  MAP_SHARED, 0, 2 * PAGE_BYTES, EINVAL, "two pages");
 	expect_mmap_fails(_metadata, self->fd, PROT_READ | PROT_WRITE,
-			  MAP_SHARED, PAGE_BYTES, PAGE_BYTES, EINVAL,
+			  MAP_SHARED, (off_t)PAGE_BYTES, PAGE_BYTES, EINVAL,
 			  "offset 4096");
 	expect_mmap_fails(_metadata, self->fd, PROT_READ | PROT_WRITE,
-			  MAP_SHARED, 16 * PAGE_BYTES, PAGE_BYTES, EINVAL,
+			  MAP_SHARED, 16 * (off_t)PAGE_BYTES, PAGE_BYTES, EINVAL,
 			  "offset 65536");
 	expect_mmap_fails(_metadata, self->fd, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE, 0, PAGE_BYTES, EINVAL,
@@ -1631,12 +1631,12 @@ enum mc_kind { MC_FAST_READ, MC_READ, MC_EPOLL };
 struct mc {
 	pthread_t th;
 	struct evq_fast *fast;
+	uint64_t sent;		/* producers */
+	atomic_ullong took;	/* consumers */
+	long err;
 	enum mc_kind kind;	/* consumers */
 	int ep;
 	unsigned int seed;	/* producers */
-	uint64_t sent;
-	atomic_ullong took;
-	long err;
 	atomic_bool exited;
 };
 
@@ -1791,13 +1791,13 @@ enum worker_role { W_NONBLOCK, W_BLOCK, W_POLLERS, W_FAST };
 
 struct worker {
 	pthread_t th;
-	enum worker_role role;
 	struct evq_fast *fast;
+	unsigned long ops;
+	unsigned long eintr;
+	enum worker_role role;
 	unsigned int seed;
 	atomic_int op;		/* what it is doing now (for the log) */
 	atomic_bool exited;
-	unsigned long ops;
-	unsigned long eintr;
 };
 
 static atomic_bool scribble_stop;
@@ -1881,7 +1881,7 @@ static void *scribble_worker_main(void *arg)
 
 		switch (w->role) {
 		case W_NONBLOCK:
-			op = 3 + x % 2;		/* preadv2, pwritev2 */
+			op = 3 + (int)(x % 2);		/* preadv2, pwritev2 */
 			if (x % 5 == 0)
 				op = 8;		/* GET_INFO */
 			else if (x % 7 == 0)
@@ -1890,13 +1890,13 @@ static void *scribble_worker_main(void *arg)
 				op = 13;	/* WAKE */
 			break;
 		case W_BLOCK:
-			op = 1 + x % 2;		/* read, write */
+			op = 1 + (int)(x % 2);		/* read, write */
 			break;
 		case W_POLLERS:
-			op = 5 + x % 3;		/* poll, select, epoll */
+			op = 5 + (int)(x % 3);		/* poll, select, epoll */
 			break;
 		default:
-			op = 10 + x % 3;	/* signal, take, read */
+			op = 10 + (int)(x % 3);	/* signal, take, read */
 			break;
 		}
 		atomic_store(&w->op, op);

@@ -86,49 +86,6 @@
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static long ret_or_errno(long ret)
-{
-	return ret < 0 ? -errno : ret;
-}
-
-static long write_u64(int fd, uint64_t v)
-{
-	return ret_or_errno(write(fd, &v, sizeof(v)));
-}
-
-static long read_u64(int fd, uint64_t *v)
-{
-	*v = POISON;
-	return ret_or_errno(read(fd, v, sizeof(*v)));
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_us(long us)
-{
-	struct timespec ts = { .tv_sec = us / 1000000,
-			       .tv_nsec = (us % 1000000) * 1000 };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/* The number the next open() would get: no descriptor leaked. */
-static int next_fd(void)
-{
-	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-	if (fd >= 0)
-		close(fd);
-	return fd;
-}
-
 static long wake(int fd, unsigned long bits)
 {
 	return ret_or_errno(ioctl(fd, EVQ_IOC_WAKE, bits));
@@ -210,37 +167,6 @@ static bool fdinfo_has(int fd, const char *want)
 	}
 	fclose(f);
 	return found;
-}
-
-/* select() with no wait: bit 0 readable, bit 1 writable, or -errno. */
-static int select_now(int fd)
-{
-	struct timeval tv = { 0 };
-	fd_set r, w;
-	int n;
-
-	FD_ZERO(&r);
-	FD_ZERO(&w);
-	FD_SET(fd, &r);
-	FD_SET(fd, &w);
-	n = select(fd + 1, &r, &w, NULL, &tv);
-	if (n < 0)
-		return -errno;
-	return (FD_ISSET(fd, &r) ? 1 : 0) | (FD_ISSET(fd, &w) ? 2 : 0);
-}
-
-static int epoll_on(int fd, uint32_t events)
-{
-	struct epoll_event ev = { .events = events };
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-
-	if (ep < 0)
-		return -errno;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
-		close(ep);
-		return -errno;
-	}
-	return ep;
 }
 
 /* What epoll_wait() reports within @ms: the events, 0, or -errno. */

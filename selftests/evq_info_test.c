@@ -49,11 +49,6 @@
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static long ret_or_errno(long ret)
-{
-	return ret < 0 ? -errno : ret;
-}
-
 /* GET_INFO into @info, poisoned first so that unwritten bytes show. */
 static long get_info(int fd, struct evq_info *info)
 {
@@ -66,25 +61,6 @@ static long setup(int fd, uint64_t initval, uint32_t flags)
 	struct evq_setup s = { .initval = initval, .flags = flags };
 
 	return ret_or_errno(ioctl(fd, EVQ_IOC_SETUP, &s));
-}
-
-static long write_u64(int fd, uint64_t v)
-{
-	return ret_or_errno(write(fd, &v, sizeof(v)));
-}
-
-static long read_u64(int fd, uint64_t *v)
-{
-	*v = POISON;
-	return ret_or_errno(read(fd, v, sizeof(*v)));
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void sleep_ms(int ms)

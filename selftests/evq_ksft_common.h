@@ -18,7 +18,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/evq.h>
@@ -31,6 +34,84 @@
 
 #define SETTLE_MS	200
 #define WAIT_MS		10000
+
+static inline long ret_or_errno(long ret)
+{
+	return ret < 0 ? -errno : ret;
+}
+
+/* write(2) of @v: 8 or -errno. */
+static inline long write_u64(int fd, uint64_t v)
+{
+	return ret_or_errno(write(fd, &v, sizeof(v)));
+}
+
+/* read(2) of 8 bytes into @v (POISON first): 8 or -errno. */
+static inline long read_u64(int fd, uint64_t *v)
+{
+	*v = POISON;
+	return ret_or_errno(read(fd, v, sizeof(*v)));
+}
+
+static inline int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleep @us microseconds, signals notwithstanding. */
+static inline void sleep_us(long us)
+{
+	struct timespec ts = { .tv_sec = us / 1000000,
+			       .tv_nsec = (us % 1000000) * 1000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* The number the next open() would get: no descriptor leaked. */
+static inline int next_fd(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+/* A new epoll set watching @fd for @events: its descriptor, or -errno. */
+static inline int epoll_on(int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events };
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep < 0)
+		return -errno;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
+		close(ep);
+		return -errno;
+	}
+	return ep;
+}
+
+/* select() with no wait: bit 0 readable, bit 1 writable, or -errno. */
+static inline int select_now(int fd)
+{
+	struct timeval tv = { 0 };
+	fd_set r, w;
+	int n;
+
+	FD_ZERO(&r);
+	FD_ZERO(&w);
+	FD_SET(fd, &r);
+	FD_SET(fd, &w);
+	n = select(fd + 1, &r, &w, NULL, &tv);
+	if (n < 0)
+		return -errno;
+	return (FD_ISSET(fd, &r) ? 1 : 0) | (FD_ISSET(fd, &w) ? 2 : 0);
+}
 
 static inline const char *errstr(long ret)
 {

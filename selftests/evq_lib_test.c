@@ -54,11 +54,6 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static long ret_or_errno(long ret)
-{
-	return ret < 0 ? -errno : ret;
-}
-
 static const char *device(void)
 {
 	const char *env = getenv("EVQ_DEVICE");
@@ -111,13 +106,8 @@ static int make_counter(unsigned int initval, int flags)
 			       evq_eventfd(initval, flags);
 }
 
-static int write_u64(int fd, uint64_t v)
-{
-	return (int)ret_or_errno(write(fd, &v, sizeof(v)));
-}
-
 /* read(2) of 8 bytes: the value, or POISON with the error in *err. */
-static uint64_t read_u64(int fd, long *err)
+static uint64_t read_value(int fd, long *err)
 {
 	uint64_t v = POISON;
 
@@ -327,10 +317,10 @@ TEST_F(hidden, reused_number_gets_no_evq_ioctl)
 		EXPECT_NE(self->factory, fd);
 	EXPECT_STREQ(ANON_EVQ, fd_link(fd, link, sizeof(link)));
 	EXPECT_EQ(O_RDWR | O_NONBLOCK, fcntl(fd, F_GETFL));
-	EXPECT_EQ(5ULL, read_u64(fd, &err)) TH_LOG("read: %s", errstr(err));
-	EXPECT_EQ(-EAGAIN, (read_u64(fd, &err), err));
+	EXPECT_EQ(5ULL, read_value(fd, &err)) TH_LOG("read: %s", errstr(err));
+	EXPECT_EQ(-EAGAIN, (read_value(fd, &err), err));
 	EXPECT_EQ(8, write_u64(fd, 2));
-	EXPECT_EQ(2ULL, read_u64(fd, &err)) TH_LOG("read: %s", errstr(err));
+	EXPECT_EQ(2ULL, read_value(fd, &err)) TH_LOG("read: %s", errstr(err));
 	check_foreign(_metadata, self, variant);
 
 	/* A new hidden factory; not under the number if it was reused. */
@@ -347,8 +337,8 @@ TEST_F(hidden, reused_number_gets_no_evq_ioctl)
 	ASSERT_LE(0, fd) TH_LOG("third counter: %s", strerror(errno));
 	EXPECT_EQ(factory, find_device_fd()) TH_LOG("the factory changed");
 	EXPECT_EQ(8, write_u64(fd, 2));
-	EXPECT_EQ(1ULL, read_u64(fd, &err));
-	EXPECT_EQ(1ULL, read_u64(fd, &err));
+	EXPECT_EQ(1ULL, read_value(fd, &err));
+	EXPECT_EQ(1ULL, read_value(fd, &err));
 	close(fd);
 	check_foreign(_metadata, self, variant);
 }
@@ -473,7 +463,7 @@ TEST_F(factory, create_configures_counter)
 	EXPECT_EQ(5ULL, info.maximum);
 	EXPECT_EQ(EVQ_SEMAPHORE | EVQ_WAKE_ONE, info.flags);
 	EXPECT_NE(before.id, info.id);
-	EXPECT_EQ(1ULL, read_u64(fd, &err)) TH_LOG("read: %s", errstr(err));
+	EXPECT_EQ(1ULL, read_value(fd, &err)) TH_LOG("read: %s", errstr(err));
 	EXPECT_EQ(-EAGAIN, write_u64(fd, 4)) TH_LOG("write above the maximum");
 	EXPECT_EQ(8, write_u64(fd, 3));
 	close(fd);
@@ -488,7 +478,7 @@ TEST_F(factory, create_configures_counter)
 	fd = evq_create(self->factory, 0x8000000000000001ULL, 0, EVQ_BITS);
 	ASSERT_LE(0, fd) TH_LOG("evq_create EVQ_BITS: %s", strerror(errno));
 	EXPECT_EQ(8, write_u64(fd, 2));
-	EXPECT_EQ(0x8000000000000003ULL, read_u64(fd, &err));
+	EXPECT_EQ(0x8000000000000003ULL, read_value(fd, &err));
 	close(fd);
 
 	/* The factory is as it was, and a counter outlives it. */
@@ -500,7 +490,7 @@ TEST_F(factory, create_configures_counter)
 	EXPECT_EQ(before.id, info.id);
 	close(self->factory);
 	self->factory = evq_factory_open(EVQ_CLOEXEC);
-	EXPECT_EQ(9ULL, read_u64(fd, &err)) TH_LOG("read: %s", errstr(err));
+	EXPECT_EQ(9ULL, read_value(fd, &err)) TH_LOG("read: %s", errstr(err));
 	close(fd);
 }
 
@@ -557,8 +547,8 @@ TEST_F(factory, counter_is_a_factory)
 	ASSERT_LE(0, a);
 	b = evq_create(a, 2, 0, EVQ_CLOEXEC);
 	ASSERT_LE(0, b) TH_LOG("evq_create on a counter: %s", strerror(errno));
-	EXPECT_EQ(2ULL, read_u64(b, &err));
-	EXPECT_EQ(1ULL, read_u64(a, &err));
+	EXPECT_EQ(2ULL, read_value(b, &err));
+	EXPECT_EQ(1ULL, read_value(a, &err));
 	close(a);
 	close(b);
 }

@@ -68,22 +68,6 @@
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static long ret_or_errno(long ret)
-{
-	return ret < 0 ? -errno : ret;
-}
-
-static long write_u64(int fd, uint64_t v)
-{
-	return ret_or_errno(write(fd, &v, sizeof(v)));
-}
-
-static long read_u64(int fd, uint64_t *v)
-{
-	*v = POISON;
-	return ret_or_errno(read(fd, v, sizeof(*v)));
-}
-
 static long get_info(int fd, struct evq_info *info)
 {
 	memset(info, 0xa5, sizeof(*info));
@@ -109,33 +93,6 @@ static long set_nonblock(int fd)
 	if (fl < 0)
 		return -errno;
 	return ret_or_errno(fcntl(fd, F_SETFL, fl | O_NONBLOCK));
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_us(long us)
-{
-	struct timespec ts = { .tv_sec = us / 1000000,
-			       .tv_nsec = (us % 1000000) * 1000 };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/* The number the next open() would get: no descriptor leaked. */
-static int next_fd(void)
-{
-	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-	if (fd >= 0)
-		close(fd);
-	return fd;
 }
 
 /*
@@ -362,20 +319,6 @@ static int ops_done(struct op *ops, int n)
 	return done;
 }
 
-static int epoll_on(int fd, uint32_t events)
-{
-	struct epoll_event ev = { .events = events };
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-
-	if (ep < 0)
-		return -errno;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
-		close(ep);
-		return -errno;
-	}
-	return ep;
-}
-
 /* What epoll_wait() reports now: the events, 0 for none, or -errno. */
 static long epoll_now(int ep)
 {
@@ -385,23 +328,6 @@ static long epoll_now(int ep)
 	if (n < 0)
 		return -errno;
 	return n ? (long)ev.events : 0;
-}
-
-/* select() with no wait: bit 0 readable, bit 1 writable, or -errno. */
-static int select_now(int fd)
-{
-	struct timeval tv = { 0 };
-	fd_set r, w;
-	int n;
-
-	FD_ZERO(&r);
-	FD_ZERO(&w);
-	FD_SET(fd, &r);
-	FD_SET(fd, &w);
-	n = select(fd + 1, &r, &w, NULL, &tv);
-	if (n < 0)
-		return -errno;
-	return (FD_ISSET(fd, &r) ? 1 : 0) | (FD_ISSET(fd, &w) ? 2 : 0);
 }
 
 /* ---- mode.*: every mode, both ways, still an eventfd ---------------------- */

@@ -260,27 +260,16 @@ static int bg_start(struct bg *b, enum bg_kind kind, int fd, uint64_t val)
 
 static bool bg_wait(struct bg *b, int ms)
 {
-	int64_t end = now_ms() + ms;
-
-	while (!atomic_load(&b->done) && now_ms() <= end)
-		sleep_us(1000);
-	return atomic_load(&b->done);
+	return done_within(&b->done, ms);
 }
 
 /* Join @b, interrupting it with SIGUSR1 until it returns (WAIT_MS at most). */
 static bool bg_finish(struct bg *b)
 {
-	int64_t end = now_ms() + WAIT_MS;
-
 	if (!b->started)
 		return true;
-	while (!atomic_load(&b->done) && now_ms() <= end) {
-		pthread_kill(b->th, SIGUSR1);
-		sleep_us(10000);
-	}
-	if (!atomic_load(&b->done))
+	if (!kick_and_join(b->th, &b->done, now_ms() + WAIT_MS))
 		return false;
-	pthread_join(b->th, NULL);
 	b->started = false;
 	return true;
 }
@@ -1396,18 +1385,9 @@ FIXTURE_SETUP(race)
 /* Stop the consumer: a write(2) wakes every kind, SIGUSR1 the rest. */
 static bool race_stop(struct race *r)
 {
-	int64_t end = now_ms() + WAIT_MS;
-
 	atomic_store(&r->stop, true);
 	write_u64(r->fd, 1);
-	while (!atomic_load(&r->exited) && now_ms() <= end) {
-		pthread_kill(r->th, SIGUSR1);
-		sleep_us(10000);
-	}
-	if (!atomic_load(&r->exited))
-		return false;
-	pthread_join(r->th, NULL);
-	return true;
+	return kick_and_join(r->th, &r->exited, now_ms() + WAIT_MS);
 }
 
 FIXTURE_TEARDOWN(race)
@@ -1690,15 +1670,10 @@ TEST_F_TIMEOUT(stress, many_producers_many_consumers_add_up, 60)
 	atomic_store(&mc_stop, true);
 	end = now_ms() + WAIT_MS;
 	for (i = 0; i < NR_CONSUMERS; i++) {
-		while (!atomic_load(&cons[i].exited) && now_ms() <= end) {
-			pthread_kill(cons[i].th, SIGUSR1);
-			sleep_us(5000);
-		}
-		if (!atomic_load(&cons[i].exited)) {
+		if (!kick_and_join(cons[i].th, &cons[i].exited, end)) {
 			stuck = true;
 			continue;
 		}
-		pthread_join(cons[i].th, NULL);
 		EXPECT_EQ(0, cons[i].err) TH_LOG("consumer %d: %s", i, errstr(cons[i].err));
 	}
 	ASSERT_FALSE(stuck) TH_LOG("a consumer could not be stopped");
@@ -1930,18 +1905,12 @@ TEST_F_TIMEOUT(stress, scribbled_page_harms_nobody, 60)
 	pthread_join(scrib.th, NULL);
 	end = now_ms() + WAIT_MS;
 	for (i = 0; i < NR_WORKERS; i++) {
-		while (!atomic_load(&work[i].exited) && now_ms() <= end) {
-			pthread_kill(work[i].th, SIGUSR1);
-			sleep_us(5000);
-		}
-		if (!atomic_load(&work[i].exited)) {
+		if (!kick_and_join(work[i].th, &work[i].exited, end)) {
 			EXPECT_TRUE(atomic_load(&work[i].exited))
 				TH_LOG("worker %d still in %s %d ms after the end: a signal could not interrupt it",
 				       i, op_names[atomic_load(&work[i].op)], WAIT_MS);
 			stuck++;
-			continue;
 		}
-		pthread_join(work[i].th, NULL);
 	}
 	ksft_print_msg("scribbler: %lu stores; workers: %lu %lu %lu %lu ops, %lu %lu %lu %lu EINTR\n",
 		       scrib.ops, work[0].ops, work[1].ops, work[2].ops,

@@ -14,6 +14,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -111,6 +114,35 @@ static inline int select_now(int fd)
 	if (n < 0)
 		return -errno;
 	return (FD_ISSET(fd, &r) ? 1 : 0) | (FD_ISSET(fd, &w) ? 2 : 0);
+}
+
+/* Wait up to @ms for *@done; its value then. */
+static inline bool done_within(atomic_bool *done, int ms)
+{
+	int64_t end = now_ms() + ms;
+
+	while (!atomic_load(done) && now_ms() <= end)
+		sleep_us(1000);
+	return atomic_load(done);
+}
+
+/*
+ * Join @th, whose last act is to set *@done, sending it SIGUSR1 (whose
+ * handler must interrupt, not restart, what it blocks in) until then or
+ * until now_ms() passes @end. False if it never finished: it is left
+ * behind, and the test process exits with it.
+ */
+static inline bool kick_and_join(pthread_t th, atomic_bool *done,
+				 int64_t end)
+{
+	while (!atomic_load(done) && now_ms() <= end) {
+		pthread_kill(th, SIGUSR1);
+		sleep_us(5000);
+	}
+	if (!atomic_load(done))
+		return false;
+	pthread_join(th, NULL);
+	return true;
 }
 
 static inline const char *errstr(long ret)

@@ -281,11 +281,7 @@ static int op_start(struct op *op, enum op_kind kind, int fd, uint64_t val)
 
 static bool op_wait(struct op *op, int ms)
 {
-	int64_t end = now_ms() + ms;
-
-	while (!atomic_load(&op->done) && now_ms() <= end)
-		sleep_us(1000);
-	return atomic_load(&op->done);
+	return done_within(&op->done, ms);
 }
 
 /*
@@ -295,17 +291,10 @@ static bool op_wait(struct op *op, int ms)
  */
 static bool op_finish(struct op *op)
 {
-	int64_t end = now_ms() + WAIT_MS;
-
 	if (!op->started)
 		return true;
-	while (!atomic_load(&op->done) && now_ms() <= end) {
-		pthread_kill(op->th, SIGUSR1);
-		sleep_us(10000);
-	}
-	if (!atomic_load(&op->done))
+	if (!kick_and_join(op->th, &op->done, now_ms() + WAIT_MS))
 		return false;
-	pthread_join(op->th, NULL);
 	op->started = false;
 	return true;
 }

@@ -70,14 +70,14 @@
 #define PAGE_BYTES	((size_t)EVQ_PAGE_SIZE)
 
 /* Lost wake-up races: rounds, the time cap, and how long a wake may take. */
-#define RACE_ROUNDS	2000
+#define RACE_ROUNDS	20000
 #define RACE_CAP_MS	8000
 #define LOST_MS		5000
 
 /* Many producers, many consumers. */
 #define NR_PRODUCERS	4
 #define NR_CONSUMERS	4
-#define PER_PRODUCER	4000
+#define PER_PRODUCER	20000
 #define MANY_CAP_MS	8000
 
 /* The scribbler: how long it scribbles, and its worker threads. */
@@ -1903,6 +1903,11 @@ TEST_F_TIMEOUT(stress, scribbled_page_harms_nobody, 60)
 	}
 	atomic_store(&scribble_stop, true);
 	pthread_join(scrib.th, NULL);
+	/*
+	 * At count 0 a worker may block in read(2) with nobody left to write:
+	 * only SIGUSR1 can bring it back, and must.
+	 */
+	pg_set_count(p, 0);
 	end = now_ms() + WAIT_MS;
 	for (i = 0; i < NR_WORKERS; i++) {
 		if (!kick_and_join(work[i].th, &work[i].exited, end)) {

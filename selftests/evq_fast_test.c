@@ -211,14 +211,14 @@ static int install_sigusr1(void)
 
 /* ---- one blocking call on a thread of its own ----------------------------- */
 
-enum bg_kind { BG_READ, BG_WRITE, BG_FAST_SIGNAL };
+enum bg_kind { BG_READ, BG_WRITE, BG_FAST_SIGNAL, BG_POLL };
 
 struct bg {
 	pthread_t th;
 	enum bg_kind kind;
 	int fd;
 	struct evq_fast fast;	/* BG_FAST_SIGNAL */
-	uint64_t val;		/* written, or read */
+	uint64_t val;		/* written, or read; BG_POLL: revents */
 	long ret;		/* the call's return, or -errno */
 	atomic_bool done;
 	bool started;
@@ -227,6 +227,7 @@ struct bg {
 static void *bg_main(void *arg)
 {
 	struct bg *b = arg;
+	struct pollfd p = { .fd = b->fd, .events = POLLIN };
 	int r;
 
 	switch (b->kind) {
@@ -239,6 +240,10 @@ static void *bg_main(void *arg)
 	case BG_FAST_SIGNAL:
 		r = evq_fast_signal(&b->fast, b->val);
 		b->ret = r < 0 ? -errno : r;
+		break;
+	case BG_POLL:
+		b->ret = ret_or_errno(poll(&p, 1, WAIT_MS));
+		b->val = (uint64_t)p.revents;
 		break;
 	}
 	atomic_store(&b->done, true);
@@ -1527,6 +1532,38 @@ TEST_F(stress, each_fast_signal_is_a_new_epoll_edge)
 		ASSERT_EQ(1ULL, v);
 	}
 	close(ep);
+	close(fd);
+}
+
+/*
+ * A poller that waits on a counter from open(2) before EVQ_IOC_SETUP makes
+ * it fast did not arm (there was no page): the setup arms for it, so the
+ * first fast signal wakes it.
+ */
+TEST_F(stress, poller_queued_before_fast_setup_is_woken)
+{
+	struct evq_setup s = { .flags = EVQ_FAST };
+	struct evq_fast f;
+	struct bg b;
+	int fd = open("/dev/evq", O_RDWR | O_CLOEXEC);
+
+	ASSERT_LE(0, fd);
+	memset(&b, 0, sizeof(b));
+	ASSERT_EQ(0, bg_start(&b, BG_POLL, fd, 0));
+	sleep_us(SETTLE_MS * 1000);
+	ASSERT_FALSE(atomic_load(&b.done)) TH_LOG("poll returned before any write");
+	ASSERT_EQ(0, ret_or_errno(ioctl(fd, EVQ_IOC_SETUP, &s)))
+		TH_LOG("EVQ_IOC_SETUP with a poller queued: %s", strerror(errno));
+	ASSERT_EQ(0, evq_fast_map(fd, &f));
+	EXPECT_EQ(EVQ_ARMED_IN, pg_armed(f.page) & EVQ_ARMED_IN)
+		TH_LOG("the setup did not arm for the queued poller: armed %#x",
+		       pg_armed(f.page));
+	EXPECT_EQ(1, evq_fast_signal(&f, 1));
+	EXPECT_TRUE(bg_wait(&b, WAIT_MS)) TH_LOG("the poller was not woken");
+	EXPECT_EQ(1, b.ret);
+	EXPECT_EQ((uint64_t)POLLIN, b.val);
+	EXPECT_TRUE(bg_finish(&b));
+	evq_fast_unmap(&f);
 	close(fd);
 }
 

@@ -1483,7 +1483,7 @@ TEST_F_TIMEOUT(race, fast_signal_never_loses_a_wakeup, 60)
 		if (_metadata->exit_code != KSFT_PASS)
 			break;
 	}
-	ksft_print_msg("%s: %d rounds in %lld ms, %d signals entered the kernel\n",
+	ksft_print_msg("%s: %d rounds in %lld ms, %d signals found EVQ_ARMED_IN and woke\n",
 		       consumer_names[r->kind], round - 1,
 		       (long long)(now_ms() - start), syscalls);
 	EXPECT_EQ(0, r->err) TH_LOG("%s consumer: %s", consumer_names[r->kind], r->what);
@@ -1550,7 +1550,7 @@ TEST_F(stress, poller_queued_before_fast_setup_is_woken)
 	ASSERT_LE(0, fd);
 	memset(&b, 0, sizeof(b));
 	ASSERT_EQ(0, bg_start(&b, BG_POLL, fd, 0));
-	sleep_us(SETTLE_MS * 1000);
+	sleep_us(SETTLE_MS * 1000L);
 	ASSERT_FALSE(atomic_load(&b.done)) TH_LOG("poll returned before any write");
 	ASSERT_EQ(0, ret_or_errno(ioctl(fd, EVQ_IOC_SETUP, &s)))
 		TH_LOG("EVQ_IOC_SETUP with a poller queued: %s", strerror(errno));

@@ -193,6 +193,13 @@ static bool armed_within(struct evq_page *p, uint32_t bits)
 	return true;
 }
 
+/* Busy-wait @n turns of a loop the compiler may not drop. */
+static void spin_for(unsigned int n)
+{
+	while (n--)
+		atomic_signal_fence(memory_order_seq_cst);
+}
+
 /* SIGUSR1 interrupts a blocked call (no SA_RESTART) and does nothing else. */
 static void on_sigusr1(int sig)
 {
@@ -431,7 +438,7 @@ TEST_F(fast, fast_with_wake_one_or_bits_is_einval)
 	size_t i;
 	int fd, before = next_fd();
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		fd = evq_mode_counter(variant->factory, 0, EVQ_COUNT_MAX,
 				      bad[i], false);
 		EXPECT_EQ(-EINVAL, fd) TH_LOG("flags %#x: expected EINVAL, got %s (%d)",
@@ -749,7 +756,7 @@ TEST_F(fast, wake_rejects_no_bit_unknown_bits_and_counter_without_fast)
 
 	ASSERT_EQ(0, evq_fast_signal(&self->fast, 9));
 	pg_set_armed(p, EVQ_ARMED_IN | EVQ_ARMED_OUT);
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		EXPECT_EQ(-EINVAL, wake(self->fd, bad[i]))
 			TH_LOG("EVQ_IOC_WAKE(%#lx): expected EINVAL", bad[i]);
 		EXPECT_EQ(EVQ_ARMED_IN | EVQ_ARMED_OUT, pg_armed(p))
@@ -1284,13 +1291,10 @@ static void *consumer_main(void *arg)
 	int round, n;
 
 	for (round = 1; !atomic_load(&r->stop); round++) {
-		volatile unsigned int spin;
-
 		atomic_store(&r->ready, round);
 		/* Sometimes late, so that the signal may come first. */
 		if (round % 3 == 0)
-			for (spin = rand_r(&seed) % 3000; spin > 0; spin--)
-				;
+			spin_for(rand_r(&seed) % 3000);
 		while (total < (uint64_t)round) {
 			v = POISON;
 			n = race_wait(r, &v);
@@ -1445,17 +1449,17 @@ TEST_F_TIMEOUT(race, fast_signal_never_loses_a_wakeup, 60)
 	for (round = 1; round <= RACE_ROUNDS && now_ms() < cap; round++) {
 		int how = round % 4;
 		bool armed = false;
-		volatile int spin;
 
 		if (!reaches(r, &r->ready, round)) {
-			EXPECT_EQ(0, r->err) TH_LOG("%s consumer: %s", consumer_names[r->kind], r->what);
+			EXPECT_EQ(0, r->err) TH_LOG("%s consumer: %s",
+						    consumer_names[r->kind],
+						    r->what);
 			EXPECT_TRUE(r->err) TH_LOG("round %d: %s consumer never started waiting",
 						   round, consumer_names[r->kind]);
 			break;
 		}
 		if (how == 1)
-			for (spin = rand_r(&seed) % 1500; spin > 0; spin--)
-				;
+			spin_for(rand_r(&seed) % 1500);
 		else if (how == 2)
 			sched_yield();
 		else if (how == 3)
@@ -1477,7 +1481,9 @@ TEST_F_TIMEOUT(race, fast_signal_never_loses_a_wakeup, 60)
 		if (!reaches(r, &r->done, round)) {
 			struct evq_info info = info_of(r->fd);
 
-			EXPECT_EQ(0, r->err) TH_LOG("%s consumer: %s", consumer_names[r->kind], r->what);
+			EXPECT_EQ(0, r->err) TH_LOG("%s consumer: %s",
+						    consumer_names[r->kind],
+						    r->what);
 			EXPECT_TRUE(r->err) TH_LOG("round %d of %d: %s consumer not woken %d ms after evq_fast_signal returned %d: page count %llu, armed %#x, readers %u",
 						   round, RACE_ROUNDS,
 						   consumer_names[r->kind], LOST_MS,
@@ -1493,7 +1499,8 @@ TEST_F_TIMEOUT(race, fast_signal_never_loses_a_wakeup, 60)
 	ksft_print_msg("%s: %d rounds in %lld ms, %d signals found EVQ_ARMED_IN and woke\n",
 		       consumer_names[r->kind], round - 1,
 		       (long long)(now_ms() - start), syscalls);
-	EXPECT_EQ(0, r->err) TH_LOG("%s consumer: %s", consumer_names[r->kind], r->what);
+	EXPECT_EQ(0, r->err) TH_LOG("%s consumer: %s", consumer_names[r->kind],
+				    r->what);
 }
 
 /*
@@ -1756,7 +1763,7 @@ static uint64_t hostile_u64(unsigned int *seed)
 	unsigned int r = rand_r(seed);
 
 	if (r % 3)
-		return pick[r % (sizeof(pick) / sizeof(pick[0]))];
+		return pick[r % ARRAY_SIZE(pick)];
 	return ((uint64_t)rand_r(seed) << 33) ^ ((uint64_t)rand_r(seed) << 2) ^
 	       (uint64_t)rand_r(seed);
 }

@@ -6,17 +6,43 @@
  * Supported: Linux 6.1 up to 6.12 (Debian bookworm's kernels). Everything
  * evq uses today (iov_iter_single_seg_count, fault_in_iov_iter_writeable,
  * FMODE_NOWAIT, wake_up_locked_poll, compat_ptr_ioctl) has the same shape
- * on both, so this header only fences the range. A difference found later
+ * on both, except the vm_flags helpers below. A difference found later
  * gets a build-time probe in Kbuild or a version test here, never an #if
  * in the core files.
  */
 #ifndef EVQ_COMPAT_H
 #define EVQ_COMPAT_H
 
+#include <linux/mm.h>
 #include <linux/version.h>
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
 #error "evq needs Linux 6.1 or later"
 #endif
+
+/*
+ * vm_flags_set() and vm_flags_clear() (Linux 6.3) replaced writing
+ * vma->vm_flags directly; EVQ_HAVE_VM_FLAGS_SET is Kbuild's probe of
+ * <linux/mm.h>, since a stable kernel may have backported them.
+ */
+static inline void evq_vm_flags_set(struct vm_area_struct *vma,
+				    vm_flags_t flags)
+{
+#ifdef EVQ_HAVE_VM_FLAGS_SET
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
+#endif
+}
+
+static inline void evq_vm_flags_clear(struct vm_area_struct *vma,
+				      vm_flags_t flags)
+{
+#ifdef EVQ_HAVE_VM_FLAGS_SET
+	vm_flags_clear(vma, flags);
+#else
+	vma->vm_flags &= ~flags;
+#endif
+}
 
 #endif /* EVQ_COMPAT_H */

@@ -8,6 +8,7 @@
 #ifndef EVQ_CTX_H
 #define EVQ_CTX_H
 
+#include <linux/atomic.h>
 #include <linux/fs.h>
 #include <linux/kref.h>
 #include <linux/lockdep.h>
@@ -18,6 +19,31 @@
 #include <linux/wait.h>
 
 /**
+ * struct evq_shared - the kernel's view of struct evq_page (uapi/linux/evq.h)
+ * @count: the counter, in EVQ_FAST mode; userspace changes it at any time
+ * @armed: EVQ_ARMED_IN, EVQ_ARMED_OUT; userspace clears them at any time
+ * @flags: copy of the mode flags for userspace, written once
+ * @maximum: copy of the maximum for userspace (wqh.lock)
+ * @size: sizeof(struct evq_page), written once
+ * @pad: zero
+ * @reserved: zero
+ *
+ * The same layout with atomic types for the two words both sides update;
+ * evq_main.c checks the offsets at build time. The kernel never trusts
+ * what it reads from the page: it reads only @count and @armed, and any
+ * value of either is valid.
+ */
+struct evq_shared {
+	atomic64_t count;
+	atomic_t armed;
+	u32 flags;
+	u64 maximum;
+	u32 size;
+	u32 pad;
+	u64 reserved[4];
+};
+
+/**
  * struct evq_ctx - one counter
  * @kref: the open file holds one reference, and every kernel user that got
  *	the counter through evq_ctx_fdget() or evq_ctx_fileget() one more; the
@@ -25,7 +51,8 @@
  * @wqh: readers, writers and pollers wait here; @wqh.lock guards the fields
  *	below marked "wqh.lock"
  * @count: the counter value, or the set bits with EVQ_BITS (wqh.lock;
- *	read without it only in evq_poll())
+ *	read without it only in evq_poll()); unused once @shared is set,
+ *	always read through evq_count()
  * @maximum: the largest count a write may reach, EVQ_COUNT_MAX by default
  *	(wqh.lock; read without it only in evq_poll())
  * @flags: the mode flags, EVQ_SEMAPHORE, EVQ_WAKE_ONE, EVQ_BITS (wqh.lock;
@@ -34,6 +61,10 @@
  * @readers: tasks asleep in a read of this counter, counted from before
  *	they sleep until their wait returns, signals included (wqh.lock)
  * @writers: the same for writes waiting for room (wqh.lock)
+ * @shared: EVQ_FAST: the page shared with userspace, which holds the
+ *	count; NULL otherwise. Set once, under wqh.lock, at setup or creation
+ *	(with smp_store_release(), after the page is filled in), freed with
+ *	the counter; read locklessly by evq_count(), poll and mmap
  * @id: number shown as eventfd-id in fdinfo, unique among live counters;
  *	-1 until first asked for (evq_ctx_id() in evq_main.c), then constant
  *	until the counter is freed; set once with cmpxchg(), no lock
@@ -42,6 +73,7 @@ struct evq_ctx {
 	struct kref kref;
 	wait_queue_head_t wqh;
 	u64 count;
+	struct evq_shared *shared;
 	u64 maximum;
 	u32 flags;
 	bool configured;
@@ -49,6 +81,41 @@ struct evq_ctx {
 	u32 writers;
 	int id;
 };
+
+/**
+ * evq_count() - the count of a counter
+ * @ctx: the counter
+ *
+ * Under @ctx->wqh.lock the count can change only through EVQ_FAST's page,
+ * which userspace updates without the lock: a caller that acts on the
+ * value must compare-and-swap it (see evq_main.c), not store over it.
+ *
+ * Return: the count, or the set bits with EVQ_BITS.
+ */
+static inline u64 evq_count(const struct evq_ctx *ctx)
+{
+	/* Pairs with the setup's smp_store_release(): a filled-in page. */
+	struct evq_shared *shared = smp_load_acquire(&ctx->shared);
+
+	if (shared)
+		return atomic64_read(&shared->count);
+	return READ_ONCE(ctx->count);
+}
+
+/**
+ * evq_disarm() - clear armed bits of a counter's page before a wake-up
+ * @shared: the counter's page
+ * @bits: EVQ_ARMED_IN, EVQ_ARMED_OUT or both
+ *
+ * Whoever clears an armed bit wakes everybody who may have set it; the
+ * caller's wake-up follows. The bits are tested first so that a counter
+ * nobody waits on keeps its cache line clean.
+ */
+static inline void evq_disarm(struct evq_shared *shared, u32 bits)
+{
+	if (atomic_read(&shared->armed) & bits)
+		atomic_andnot(bits, &shared->armed);
+}
 
 /* The file operations of /dev/evq: how a struct file is recognised. */
 extern const struct file_operations evq_fops;

@@ -221,6 +221,31 @@ bool evq_signal_allowed(void)
 }
 EXPORT_SYMBOL_GPL(evq_signal_allowed);
 
+/*
+ * An EVQ_FAST counter's page belongs to userspace too, which may rewrite
+ * the count between evq_signal()'s look and its compare-and-swap. A
+ * signal cannot sleep and wait its turn, so after this many lost races
+ * it gives up.
+ */
+#define EVQ_SIGNAL_TRIES	64
+
+/*
+ * What the count becomes when @n is signalled into a count of @count:
+ * ORed in bit mode; with eventfd's maximum, saturated at ULLONG_MAX; below
+ * it, stopped at the maximum. Callers hold ctx->wqh.lock.
+ */
+static u64 evq_signal_sum(const struct evq_ctx *ctx, u64 count, u64 n)
+{
+	u64 room;
+
+	if (ctx->flags & EVQ_BITS)
+		return count | n;
+	if (ctx->maximum == EVQ_COUNT_MAX)
+		return ULLONG_MAX - count < n ? ULLONG_MAX : count + n;
+	room = count < ctx->maximum ? ctx->maximum - count : 0;
+	return count + min(n, room);
+}
+
 /**
  * evq_signal() - add to a counter from the kernel and wake its waiters
  * @ctx: the counter, from evq_ctx_fdget() or evq_ctx_fileget()
@@ -238,36 +263,47 @@ EXPORT_SYMBOL_GPL(evq_signal_allowed);
  * nothing, like a write of 0.
  *
  * Refused, with a warning once, from inside an evq wake-up callback; see
- * evq_signal_allowed().
+ * evq_signal_allowed(). On an EVQ_FAST counter, whose count userspace
+ * updates without the lock, the signal is a compare-and-swap in the
+ * shared page; it is dropped (false) if userspace changed the count
+ * EVQ_SIGNAL_TRIES times in a row while it tried, which only a program
+ * rewriting its own page in a loop can make happen.
  *
  * Context: any context except NMI, hard IRQ included; does not sleep. On
  * PREEMPT_RT, where the counter's lock is a sleeping lock, not from hard
  * IRQ (as for eventfd_signal()); hrtimers not marked _HARD are fine there.
- * Return: true if signalled, false if refused.
+ * Return: true if signalled, false if refused or dropped.
  */
 bool evq_signal(struct evq_ctx *ctx, u64 n)
 {
+	struct evq_shared *shared;
 	unsigned long flags;
-	__poll_t mask = EPOLLIN;
-	u64 count, room;
+	unsigned int tries = 0;
+	u64 old, count;
 
 	if (WARN_ON_ONCE(!evq_signal_allowed()))
 		return false;
 
 	spin_lock_irqsave(&ctx->wqh.lock, flags);
-	count = ctx->count;
-	if (ctx->flags & EVQ_BITS) {
-		count |= n;
-	} else if (ctx->maximum == EVQ_COUNT_MAX) {
-		count = ULLONG_MAX - count < n ? ULLONG_MAX : count + n;
-		if (count == ULLONG_MAX)
-			mask |= EPOLLERR;
-	} else {
-		room = count < ctx->maximum ? ctx->maximum - count : 0;
-		count += min(n, room);
+	shared = ctx->shared;
+	old = evq_count(ctx);
+	for (;;) {
+		count = evq_signal_sum(ctx, old, n);
+		if (!shared) {
+			WRITE_ONCE(ctx->count, count);
+			break;
+		}
+		if (atomic64_try_cmpxchg(&shared->count, &old, count)) {
+			evq_disarm(shared, EVQ_ARMED_IN);
+			break;
+		}
+		if (++tries == EVQ_SIGNAL_TRIES) {
+			spin_unlock_irqrestore(&ctx->wqh.lock, flags);
+			return false;
+		}
 	}
-	WRITE_ONCE(ctx->count, count);
-	evq_wake_in_locked(ctx, mask, n);
+	evq_wake_in_locked(ctx, count == ULLONG_MAX ? EPOLLIN | EPOLLERR :
+			   EPOLLIN, n);
 	spin_unlock_irqrestore(&ctx->wqh.lock, flags);
 	return true;
 }

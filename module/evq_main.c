@@ -22,6 +22,7 @@
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pagemap.h>
 #include <linux/poll.h>
@@ -42,8 +43,75 @@
 
 #define EVQ_CREATE_FLAGS	(EVQ_MODE_FLAGS | EVQ_MAXIMUM | EVQ_CLOEXEC | \
 				 EVQ_NONBLOCK)
+#define EVQ_ARMED_ALL		(EVQ_ARMED_IN | EVQ_ARMED_OUT)
+
+/* The kernel's view of the page must be the ABI's, field by field. */
+static_assert(sizeof(struct evq_shared) == sizeof(struct evq_page));
+static_assert(offsetof(struct evq_shared, count) ==
+	      offsetof(struct evq_page, count));
+static_assert(offsetof(struct evq_shared, armed) ==
+	      offsetof(struct evq_page, armed));
+static_assert(offsetof(struct evq_shared, maximum) ==
+	      offsetof(struct evq_page, maximum));
+static_assert(sizeof(struct evq_page) <= EVQ_PAGE_SIZE &&
+	      EVQ_PAGE_SIZE == PAGE_SIZE);
 
 static DEFINE_IDA(evq_ida);
+
+/*
+ * EVQ_FAST: the count lives in a page that userspace maps and updates with
+ * atomic instructions, without the lock. The kernel keeps its wait queue,
+ * its lock and its wake-ups; what changes is that every update of the
+ * count is a compare-and-swap on the page (evq_try_add_locked(),
+ * evq_try_sub_locked()), and that whoever is about to wait first says so
+ * in the page, so that a userspace signaller knows when to come in and
+ * wake it (EVQ_IOC_WAKE):
+ *
+ *   waiter (read, write, poll)          fast-path signaller (userspace)
+ *   --------------------------          -------------------------------
+ *   on the wait queue (wqh.lock)
+ *   armed |= EVQ_ARMED_IN               count += n (compare-and-swap)
+ *   smp_mb()                            full barrier (seq_cst)
+ *   count == 0: sleep                   armed & EVQ_ARMED_IN: clear it,
+ *                                         EVQ_IOC_WAKE (takes wqh.lock)
+ *
+ * Each side stores, then loads, with a full barrier between: they cannot
+ * both miss the other's store. Either the waiter sees the new count and
+ * does not sleep, or the signaller sees the bit and wakes it; the
+ * wake-up takes wqh.lock, so it comes after the waiter is queued, and
+ * wakes it even if it has not gone to sleep yet. Readers and writers arm
+ * under wqh.lock, pollers after poll_wait() queued them. Takers and
+ * writers blocked by the maximum do the same with EVQ_ARMED_OUT. Whoever
+ * clears a bit wakes the whole queue for it (evq_disarm(), then a
+ * wake-up), which is why EVQ_WAKE_ONE is refused with EVQ_FAST: a woken
+ * subset would leave the others asleep and unannounced.
+ *
+ * Userspace may write anything into the page at any time. Any count is
+ * taken as the count; a compare-and-swap that loses a race is redone
+ * after dropping the lock and checking for signals (evq_fast_backoff()),
+ * so a thread that rewrites the page in a loop can only slow down the
+ * users of its own counter, which stay interruptible.
+ */
+
+/* Announce a waiter for @bits in the page, then order the count after. */
+static void evq_arm(struct evq_shared *shared, u32 bits)
+{
+	atomic_or(bits, &shared->armed);
+	/* Pairs with the signaller's seq_cst compare-and-swap, see above. */
+	smp_mb__after_atomic();
+}
+
+/*
+ * A compare-and-swap on a fast counter's page lost to userspace: called
+ * without the lock, before the operation starts over.
+ */
+static int evq_fast_backoff(void)
+{
+	if (signal_pending(current))
+		return -ERESTARTSYS;
+	cond_resched();
+	return 0;
+}
 
 /*
  * Wake-one mode (EVQ_WAKE_ONE): a blocked reader waits exclusively, at the
@@ -123,25 +191,95 @@ void evq_wake_in_locked(struct evq_ctx *ctx, __poll_t mask, u64 n)
 				   n : !!n);
 }
 
-/* Add @n to the count (OR it in, with EVQ_BITS) and wake. @n must fit. */
-static void evq_add_locked(struct evq_ctx *ctx, u64 n)
+/*
+ * Does a write of @n fit on @count? Always in bit mode. The count may be
+ * above the maximum (lowered by EVQ_IOC_SET_MAXIMUM, saturated by
+ * evq_signal(), or written by userspace into a fast counter's page); then
+ * nothing fits, not even 0. With the default maximum this is eventfd's
+ * test, ULLONG_MAX - count > n.
+ */
+static bool evq_fits_locked(struct evq_ctx *ctx, u64 count, u64 n)
 {
 	lockdep_assert_held(&ctx->wqh.lock);
 
 	if (ctx->flags & EVQ_BITS)
-		WRITE_ONCE(ctx->count, ctx->count | n);
-	else
-		WRITE_ONCE(ctx->count, ctx->count + n);
-	evq_wake_in_locked(ctx, EPOLLIN, n);
+		return true;
+	return count <= ctx->maximum && ctx->maximum - count >= n;
 }
 
-/* Take @n from the count and wake EPOLLOUT waiters. */
-static void evq_sub_locked(struct evq_ctx *ctx, u64 n)
+/*
+ * Add @n to the count (OR it in, with EVQ_BITS) if it fits, and wake.
+ * Returns false, having changed nothing, if it does not fit, which on a
+ * fast counter may also mean that userspace changed the count since the
+ * caller looked.
+ */
+static bool evq_try_add_locked(struct evq_ctx *ctx, u64 n)
+{
+	struct evq_shared *shared = ctx->shared;
+	u64 count = evq_count(ctx);
+
+	lockdep_assert_held(&ctx->wqh.lock);
+
+	if (!evq_fits_locked(ctx, count, n))
+		return false;
+	if (shared) {
+		if (!atomic64_try_cmpxchg(&shared->count, &count, count + n))
+			return false;
+		evq_disarm(shared, EVQ_ARMED_IN);
+	} else if (ctx->flags & EVQ_BITS) {
+		WRITE_ONCE(ctx->count, count | n);
+	} else {
+		WRITE_ONCE(ctx->count, count + n);
+	}
+	evq_wake_in_locked(ctx, EPOLLIN, n);
+	return true;
+}
+
+/*
+ * Take @n from a count of @count and wake EPOLLOUT waiters. Returns false,
+ * having changed nothing, if a fast counter's count is no longer @count.
+ */
+static bool evq_try_sub_locked(struct evq_ctx *ctx, u64 count, u64 n)
+{
+	struct evq_shared *shared = ctx->shared;
+
+	lockdep_assert_held(&ctx->wqh.lock);
+
+	if (shared) {
+		if (!atomic64_try_cmpxchg(&shared->count, &count, count - n))
+			return false;
+		evq_disarm(shared, EVQ_ARMED_OUT);
+	} else {
+		WRITE_ONCE(ctx->count, count - n);
+	}
+	evq_wake_locked(ctx, EPOLLOUT);
+	return true;
+}
+
+/* Is the count non-zero? A fast counter's waiter arms first, see above. */
+static bool evq_readable_locked(struct evq_ctx *ctx)
 {
 	lockdep_assert_held(&ctx->wqh.lock);
 
-	WRITE_ONCE(ctx->count, ctx->count - n);
-	evq_wake_locked(ctx, EPOLLOUT);
+	if (evq_count(ctx))
+		return true;
+	if (!ctx->shared)
+		return false;
+	evq_arm(ctx->shared, EVQ_ARMED_IN);
+	return evq_count(ctx);
+}
+
+/* Does @n fit? A fast counter's waiter arms first, see above. */
+static bool evq_writable_locked(struct evq_ctx *ctx, u64 n)
+{
+	lockdep_assert_held(&ctx->wqh.lock);
+
+	if (evq_fits_locked(ctx, evq_count(ctx), n))
+		return true;
+	if (!ctx->shared)
+		return false;
+	evq_arm(ctx->shared, EVQ_ARMED_OUT);
+	return evq_fits_locked(ctx, evq_count(ctx), n);
 }
 
 /*
@@ -171,7 +309,7 @@ static int evq_wait_exclusive_locked(struct evq_ctx *ctx)
 		spin_unlock_irq(&ctx->wqh.lock);
 		schedule();
 		spin_lock_irq(&ctx->wqh.lock);
-	} while (!ctx->count);
+	} while (!evq_count(ctx));
 	list_del_init(&wait.entry);
 	__set_current_state(TASK_RUNNING);
 	return ret;
@@ -179,7 +317,8 @@ static int evq_wait_exclusive_locked(struct evq_ctx *ctx)
 
 /*
  * Wait until the count is non-zero. Returns 0 with the lock held and the
- * count non-zero, -EAGAIN if @nowait, or -ERESTARTSYS on a signal. A task
+ * count non-zero (a fast counter's may be 0 again by the time the caller
+ * looks), -EAGAIN if @nowait, or -ERESTARTSYS on a signal. A task
  * that waits is counted in ctx->readers from before it sleeps until the
  * wait returns, on a signal too; both updates are made under the lock, so
  * every EVQ_IOC_GET_INFO snapshot is exact.
@@ -190,7 +329,7 @@ static int evq_wait_readable_locked(struct evq_ctx *ctx, bool nowait)
 
 	lockdep_assert_held(&ctx->wqh.lock);
 
-	if (ctx->count)
+	if (evq_readable_locked(ctx))
 		return 0;
 	if (nowait)
 		return -EAGAIN;
@@ -198,24 +337,10 @@ static int evq_wait_readable_locked(struct evq_ctx *ctx, bool nowait)
 	if (ctx->flags & EVQ_WAKE_ONE)
 		ret = evq_wait_exclusive_locked(ctx);
 	else
-		ret = wait_event_interruptible_locked_irq(ctx->wqh, ctx->count);
+		ret = wait_event_interruptible_locked_irq(ctx->wqh,
+							  evq_readable_locked(ctx));
 	ctx->readers--;
 	return ret ? -ERESTARTSYS : 0;
-}
-
-/*
- * Does a write of @n fit under the maximum? Always in bit mode. The count
- * may be above the maximum (lowered by EVQ_IOC_SET_MAXIMUM, or saturated
- * by evq_signal()); then nothing fits, not even 0. With the default
- * maximum this is eventfd's test, ULLONG_MAX - count > n.
- */
-static bool evq_fits_locked(struct evq_ctx *ctx, u64 n)
-{
-	lockdep_assert_held(&ctx->wqh.lock);
-
-	if (ctx->flags & EVQ_BITS)
-		return true;
-	return ctx->count <= ctx->maximum && ctx->maximum - ctx->count >= n;
 }
 
 /*
@@ -228,13 +353,13 @@ static int evq_wait_writable_locked(struct evq_ctx *ctx, u64 n, bool nowait)
 
 	lockdep_assert_held(&ctx->wqh.lock);
 
-	if (evq_fits_locked(ctx, n))
+	if (evq_writable_locked(ctx, n))
 		return 0;
 	if (nowait)
 		return -EAGAIN;
 	ctx->writers++;
 	ret = wait_event_interruptible_locked_irq(ctx->wqh,
-						  evq_fits_locked(ctx, n));
+						  evq_writable_locked(ctx, n));
 	ctx->writers--;
 	return ret ? -ERESTARTSYS : 0;
 }
@@ -332,7 +457,9 @@ static int evq_release(struct inode *inode, struct file *file)
  * @kref: &evq_ctx.kref of the counter
  *
  * Called by kref_put() from ->release or from evq_ctx_put(), in any
- * context: neither ida_free() nor kfree() sleeps.
+ * context: neither ida_free(), free_page() nor kfree() sleeps. A fast
+ * counter's page may outlive it, in a mapping: the mapping holds its own
+ * page reference (evq_vm_fault()) and the file (vma->vm_file).
  */
 void evq_ctx_free(struct kref *kref)
 {
@@ -340,6 +467,8 @@ void evq_ctx_free(struct kref *kref)
 
 	if (ctx->id >= 0)
 		ida_free(&evq_ida, ctx->id);
+	if (ctx->shared)
+		free_page((unsigned long)ctx->shared);
 	kfree(ctx);
 }
 
@@ -357,9 +486,9 @@ void evq_ctx_free(struct kref *kref)
 static __always_inline ssize_t
 evq_read_common(struct evq_ctx *ctx, bool nowait,
 		bool (*store)(void *dst, u64 ucnt), int (*fault_in)(void *dst),
-		void *dst)
+		void (*unstore)(void *dst), void *dst)
 {
-	u64 ucnt;
+	u64 count, ucnt;
 	int ret;
 
 retry:
@@ -368,8 +497,11 @@ retry:
 	if (ret)
 		goto out_unlock;
 
-	ucnt = (ctx->flags & EVQ_SEMAPHORE) ? 1 : ctx->count;
-	/* Bit mode: take every bit; evq_sub_locked() clears them. */
+	count = evq_count(ctx);
+	if (unlikely(!count))
+		goto out_contended;
+	ucnt = (ctx->flags & EVQ_SEMAPHORE) ? 1 : count;
+	/* Bit mode: take every bit; evq_try_sub_locked() clears them. */
 	pagefault_disable();
 	if (unlikely(!store(dst, ucnt))) {
 		pagefault_enable();
@@ -380,11 +512,22 @@ retry:
 		goto retry;
 	}
 	pagefault_enable();
-	evq_sub_locked(ctx, ucnt);
+	if (unlikely(!evq_try_sub_locked(ctx, count, ucnt))) {
+		unstore(dst);
+		goto out_contended;
+	}
 
 out_unlock:
 	spin_unlock_irq(&ctx->wqh.lock);
 	return ret ? ret : sizeof(ucnt);
+
+out_contended:
+	/* A fast counter's count moved under us: start over. */
+	spin_unlock_irq(&ctx->wqh.lock);
+	ret = evq_fast_backoff();
+	if (ret)
+		return ret;
+	goto retry;
 
 out_pass_on:
 	/*
@@ -393,7 +536,7 @@ out_pass_on:
 	 * still asleep would never see it.
 	 */
 	spin_lock_irq(&ctx->wqh.lock);
-	if (ctx->count)
+	if (evq_count(ctx))
 		evq_wake_in_locked(ctx, EPOLLIN, 1);
 	spin_unlock_irq(&ctx->wqh.lock);
 	return ret;
@@ -414,6 +557,14 @@ static bool evq_store_iter(void *dst, u64 ucnt)
 		return true;
 	iov_iter_revert(d->to, copied);
 	return false;
+}
+
+/* The store went to the iterator, which must not keep it for the retry. */
+static void evq_unstore_iter(void *dst)
+{
+	struct evq_iter_dst *d = dst;
+
+	iov_iter_revert(d->to, sizeof(u64));
 }
 
 static int evq_fault_in_iter(void *dst)
@@ -437,7 +588,7 @@ static ssize_t evq_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	if (iov_iter_count(to) < sizeof(u64))
 		return -EINVAL;
 	return evq_read_common(file->private_data, nowait, evq_store_iter,
-			       evq_fault_in_iter, &dst);
+			       evq_fault_in_iter, evq_unstore_iter, &dst);
 }
 
 /*
@@ -447,17 +598,27 @@ static ssize_t evq_read_iter(struct kiocb *iocb, struct iov_iter *to)
  */
 static ssize_t evq_add(struct evq_ctx *ctx, u64 ucnt, bool nowait)
 {
+	bool added = true;
 	int ret;
 
+retry:
 	spin_lock_irq(&ctx->wqh.lock);
 	if (ucnt == ULLONG_MAX && !(ctx->flags & EVQ_BITS))
 		ret = -EINVAL;
 	else
 		ret = evq_wait_writable_locked(ctx, ucnt, nowait);
 	if (!ret)
-		evq_add_locked(ctx, ucnt);
+		added = evq_try_add_locked(ctx, ucnt);
 	spin_unlock_irq(&ctx->wqh.lock);
 
+	if (unlikely(!added)) {
+		/* A fast counter's count moved under us: start over. */
+		ret = evq_fast_backoff();
+		if (ret)
+			return ret;
+		added = true;
+		goto retry;
+	}
 	return ret ? ret : sizeof(ucnt);
 }
 
@@ -511,6 +672,11 @@ static bool evq_store_user(void *dst, u64 ucnt)
 	return !__put_user(ucnt, *ubuf);
 }
 
+/* A retry simply stores again. */
+static void evq_unstore_user(void *dst)
+{
+}
+
 static int evq_fault_in_user(void *dst)
 {
 	u64 __user **ubuf = dst;
@@ -536,7 +702,8 @@ static ssize_t evq_read(struct file *file, char __user *buf, size_t count,
 	if (!access_ok(ubuf, sizeof(*ubuf)))
 		return -EFAULT;
 	return evq_read_common(file->private_data, file->f_flags & O_NONBLOCK,
-			       evq_store_user, evq_fault_in_user, &ubuf);
+			       evq_store_user, evq_fault_in_user,
+			       evq_unstore_user, &ubuf);
 }
 
 static ssize_t evq_write(struct file *file, const char __user *buf,
@@ -555,11 +722,29 @@ static ssize_t evq_write(struct file *file, const char __user *buf,
 static __poll_t evq_poll(struct file *file, poll_table *wait)
 {
 	struct evq_ctx *ctx = file->private_data;
+	struct evq_shared *shared;
 	__poll_t events = 0;
 	u64 count, maximum;
 	u32 flags;
 
 	poll_wait(file, &ctx->wqh, wait);
+
+	/*
+	 * A fast counter's poller arms for what it asks, before it reads the
+	 * count (see EVQ_FAST above): poll(2) and select(2) about to sleep,
+	 * and every epoll harvest (queued long ago, now with no queueing
+	 * function), so that the first fast-path signal after it is an edge.
+	 * Only a caller with no poll table cannot wait, and does not arm.
+	 */
+	shared = smp_load_acquire(&ctx->shared);
+	if (shared && wait) {
+		__poll_t req = poll_requested_events(wait);
+		u32 bits = (req & EPOLLIN ? EVQ_ARMED_IN : 0) |
+			   (req & EPOLLOUT ? EVQ_ARMED_OUT : 0);
+
+		if (bits)
+			evq_arm(shared, bits);
+	}
 
 	/*
 	 * The count is read without ctx->wqh.lock. That is safe because a
@@ -587,7 +772,7 @@ static __poll_t evq_poll(struct file *file, poll_table *wait)
 	 * then queueing, cannot happen. Callers that will not sleep get a
 	 * momentary snapshot, as with eventfd.
 	 */
-	count = READ_ONCE(ctx->count);
+	count = evq_count(ctx);
 	maximum = READ_ONCE(ctx->maximum);
 	flags = READ_ONCE(ctx->flags);
 
@@ -606,29 +791,67 @@ static __poll_t evq_poll(struct file *file, poll_table *wait)
 /*
  * Mode flags and an initial value that make sense together: no semaphore
  * or maximum in bit mode, where @initval may be any mask; otherwise
- * @initval at most @maximum.
+ * @initval at most @maximum. The fast path wakes whole queues, so not
+ * with wake-one, and keeps a count, so not with bit mode.
  */
 static bool evq_config_valid(u32 flags, u64 initval, u64 maximum)
 {
+	if ((flags & EVQ_FAST) && (flags & (EVQ_WAKE_ONE | EVQ_BITS)))
+		return false;
 	if (flags & EVQ_BITS)
 		return !(flags & EVQ_SEMAPHORE) && maximum == EVQ_COUNT_MAX;
 	return initval <= maximum;
 }
 
-/* Configure a fresh counter; nobody can be blocked on it yet. */
-static void evq_configure_locked(struct evq_ctx *ctx, u32 flags, u64 initval)
+/*
+ * A zeroed page for a fast counter, charged to the creator's memory
+ * cgroup, filled in for @flags and @initval; the caller sets the maximum.
+ */
+static struct evq_shared *evq_shared_alloc(u32 flags, u64 initval)
+{
+	struct evq_shared *shared;
+
+	shared = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (!shared)
+		return NULL;
+	atomic64_set(&shared->count, initval);
+	shared->flags = flags;
+	shared->size = sizeof(struct evq_page);
+	return shared;
+}
+
+/*
+ * Configure a counter made by open(2), whose count is 0: nobody can be
+ * blocked in read or write on it yet, but a poller or a reader that came
+ * before the setup may be queued. @shared is its page if @flags has
+ * EVQ_FAST; then a waiter already queued is announced in it, as it did not
+ * arm when it looked.
+ */
+static void evq_configure_locked(struct evq_ctx *ctx, u32 flags, u64 initval,
+				 struct evq_shared *shared)
 {
 	lockdep_assert_held(&ctx->wqh.lock);
 
 	ctx->configured = true;
 	WRITE_ONCE(ctx->flags, flags);
-	if (initval)
-		evq_add_locked(ctx, initval);
+	if (shared) {
+		shared->maximum = ctx->maximum;
+		/* wqh.lock is held: the queue cannot change under us. */
+		if (waitqueue_active(&ctx->wqh))
+			atomic_set(&shared->armed, EVQ_ARMED_ALL);
+		/* Filled in first; pairs with evq_count()'s acquire. */
+		smp_store_release(&ctx->shared, shared);
+		if (initval)
+			evq_wake_in_locked(ctx, EPOLLIN, initval);
+	} else if (initval) {
+		evq_try_add_locked(ctx, initval);
+	}
 }
 
 static long evq_ioctl_setup(struct evq_ctx *ctx,
 			    const struct evq_setup __user *uarg)
 {
+	struct evq_shared *shared = NULL;
 	struct evq_setup setup;
 	long ret = 0;
 
@@ -636,6 +859,12 @@ static long evq_ioctl_setup(struct evq_ctx *ctx,
 		return -EFAULT;
 	if ((setup.flags & ~EVQ_MODE_FLAGS) || setup.pad)
 		return -EINVAL;
+	/* The page is allocated before the lock, and freed if not used. */
+	if (setup.flags & EVQ_FAST) {
+		shared = evq_shared_alloc(setup.flags, setup.initval);
+		if (!shared)
+			return -ENOMEM;
+	}
 
 	spin_lock_irq(&ctx->wqh.lock);
 	if (!evq_config_valid(setup.flags, setup.initval, ctx->maximum)) {
@@ -646,10 +875,13 @@ static long evq_ioctl_setup(struct evq_ctx *ctx,
 		ret = -EBUSY;
 		goto out_unlock;
 	}
-	evq_configure_locked(ctx, setup.flags, setup.initval);
+	evq_configure_locked(ctx, setup.flags, setup.initval, shared);
+	shared = NULL;
 
 out_unlock:
 	spin_unlock_irq(&ctx->wqh.lock);
+	if (shared)
+		free_page((unsigned long)shared);
 	return ret;
 }
 
@@ -691,8 +923,17 @@ static long evq_ioctl_create(const struct evq_create __user *uarg)
 	/* Nobody else can see the counter yet: no lock, nobody to wake. */
 	ctx->maximum = maximum;
 	ctx->flags = create.flags & EVQ_MODE_FLAGS;
-	ctx->count = create.initval;
 	ctx->configured = true;
+	if (create.flags & EVQ_FAST) {
+		ctx->shared = evq_shared_alloc(ctx->flags, create.initval);
+		if (!ctx->shared) {
+			ret = -ENOMEM;
+			goto err_put_ctx;
+		}
+		ctx->shared->maximum = maximum;
+	} else {
+		ctx->count = create.initval;
+	}
 
 	fd = get_unused_fd_flags(O_RDWR |
 				 (create.flags & EVQ_CLOEXEC ? O_CLOEXEC : 0));
@@ -736,8 +977,12 @@ static long evq_ioctl_set_maximum(struct evq_ctx *ctx, const u64 __user *uarg)
 		ret = -EINVAL;
 		goto out_unlock;
 	}
+	if (ctx->shared)
+		WRITE_ONCE(ctx->shared->maximum, maximum);
 	if (maximum > ctx->maximum) {
 		WRITE_ONCE(ctx->maximum, maximum);
+		if (ctx->shared)
+			evq_disarm(ctx->shared, EVQ_ARMED_OUT);
 		evq_wake_locked(ctx, EPOLLOUT);
 	} else {
 		WRITE_ONCE(ctx->maximum, maximum);
@@ -767,7 +1012,7 @@ static long evq_ioctl_get_info(struct evq_ctx *ctx,
 	info.id = id;
 
 	spin_lock_irq(&ctx->wqh.lock);
-	info.count = ctx->count;
+	info.count = evq_count(ctx);
 	info.maximum = ctx->maximum;
 	info.flags = ctx->flags;
 	info.readers = ctx->readers;
@@ -776,6 +1021,32 @@ static long evq_ioctl_get_info(struct evq_ctx *ctx,
 
 	if (copy_to_user(uarg, &info, sizeof(info)))
 		return -EFAULT;
+	return 0;
+}
+
+/*
+ * EVQ_IOC_WAKE: a fast-path user found armed bits and cleared them; wake
+ * everybody who may have set them. @bits is the ioctl's value argument.
+ */
+static long evq_ioctl_wake(struct evq_ctx *ctx, unsigned long bits)
+{
+	__poll_t mask = 0;
+
+	if (!bits || (bits & ~EVQ_ARMED_ALL))
+		return -EINVAL;
+	if (bits & EVQ_ARMED_IN)
+		mask |= EPOLLIN;
+	if (bits & EVQ_ARMED_OUT)
+		mask |= EPOLLOUT;
+
+	spin_lock_irq(&ctx->wqh.lock);
+	if (!ctx->shared) {
+		spin_unlock_irq(&ctx->wqh.lock);
+		return -EINVAL;
+	}
+	evq_disarm(ctx->shared, bits);
+	evq_wake_locked(ctx, mask);
+	spin_unlock_irq(&ctx->wqh.lock);
 	return 0;
 }
 
@@ -793,9 +1064,58 @@ static long evq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return evq_ioctl_create(argp);
 	case EVQ_IOC_SET_MAXIMUM:
 		return evq_ioctl_set_maximum(ctx, argp);
+	case EVQ_IOC_WAKE:
+		return evq_ioctl_wake(ctx, arg);
 	default:
 		return -ENOIOCTLCMD;
 	}
+}
+
+/*
+ * A fast counter's page, mapped: the mapping's file reference keeps the
+ * counter (and so the page, and this module) alive until munmap, and each
+ * page table entry holds a page reference of its own. Faulting it in,
+ * rather than inserting it at mmap time, lets madvise(MADV_DONTNEED) and
+ * the like drop the entry harmlessly.
+ */
+static vm_fault_t evq_vm_fault(struct vm_fault *vmf)
+{
+	struct evq_ctx *ctx = vmf->vma->vm_file->private_data;
+	struct page *page;
+
+	if (vmf->pgoff)
+		return VM_FAULT_SIGBUS;
+	/* Set before the mmap that led here; pairs with the setup's release. */
+	page = virt_to_page(smp_load_acquire(&ctx->shared));
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+static const struct vm_operations_struct evq_vm_ops = {
+	.fault = evq_vm_fault,
+};
+
+/*
+ * mmap: EVQ_PAGE_SIZE bytes at offset 0, shared, not executable, of a
+ * fast counter. VM_DONTEXPAND keeps mremap(2) from growing it.
+ */
+static int evq_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct evq_ctx *ctx = file->private_data;
+
+	/* Pairs with the setup's release: the page is filled in. */
+	if (!smp_load_acquire(&ctx->shared))
+		return -ENODEV;
+	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != EVQ_PAGE_SIZE ||
+	    !(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+	evq_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	evq_vm_flags_clear(vma, VM_MAYEXEC);
+	vma->vm_ops = &evq_vm_ops;
+	return 0;
 }
 
 #ifdef CONFIG_PROC_FS
@@ -807,7 +1127,7 @@ static void evq_show_fdinfo(struct seq_file *m, struct file *file)
 	int id = evq_ctx_id(ctx);
 
 	spin_lock_irq(&ctx->wqh.lock);
-	count = ctx->count;
+	count = evq_count(ctx);
 	maximum = ctx->maximum;
 	flags = ctx->flags;
 	spin_unlock_irq(&ctx->wqh.lock);
@@ -824,6 +1144,8 @@ static void evq_show_fdinfo(struct seq_file *m, struct file *file)
 		seq_puts(m, "evq-wake-one: 1\n");
 	if (flags & EVQ_BITS)
 		seq_puts(m, "evq-bits: 1\n");
+	if (flags & EVQ_FAST)
+		seq_puts(m, "evq-fast: 1\n");
 }
 #endif
 
@@ -836,6 +1158,7 @@ const struct file_operations evq_fops = {
 	.read_iter	= evq_read_iter,
 	.write_iter	= evq_write_iter,
 	.poll		= evq_poll,
+	.mmap		= evq_mmap,
 	.unlocked_ioctl	= evq_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,

@@ -207,9 +207,10 @@ struct evq_page {
 /*
  * ioctl type 0xE7 is unassigned in
  * Documentation/userspace-api/ioctl/ioctl-number.rst. Numbers 0x00-0x3f are
- * evq's; those not defined below are reserved and return ENOTTY, as does a known number with another size or
- * direction. On a native eventfd every evq ioctl fails with ENOTTY, so
- * callers can probe for /dev/evq with EVQ_IOC_GET_INFO.
+ * evq's; those not defined below are reserved and return ENOTTY, as does
+ * a known number with another size or direction. On a native eventfd
+ * every evq ioctl fails with ENOTTY, so callers can probe for /dev/evq
+ * with EVQ_IOC_GET_INFO.
  *
  * EVQ_IOC_SETUP: configure a counter made by open(2), before first use.
  *	EBUSY: set up before, or it already holds a non-zero count.

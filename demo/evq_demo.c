@@ -502,52 +502,64 @@ out:
 	close(fd);
 }
 
-static void print_row(const char *label, const struct kind *kinds,
-		      int nkinds, const uint64_t *vals)
-{
-	int i;
+/* The counted rows of the table, in order. */
+enum count_row {
+	ROW_WRITTEN, ROW_SUM, ROW_WAKEUPS, ROW_READS, ROW_EMPTY,
+	ROW_PRODUCER_CALLS, ROW_CONSUMER_CALLS, NR_COUNT_ROWS
+};
 
-	printf("  %-26s", label);
-	for (i = 0; i < nkinds; i++) {
-		if (kinds[i].measured)
-			printf("%17" PRIu64, vals[i]);
-		else
-			printf("%17s", "-");
+static const char *const count_label[NR_COUNT_ROWS] = {
+	[ROW_WRITTEN] = "events written",
+	[ROW_SUM] = "sum of values read",
+	[ROW_WAKEUPS] = "epoll_wait wake-ups",
+	[ROW_READS] = "reads (fast path: takes)",
+	[ROW_EMPTY] = "wake-ups that found 0",
+	[ROW_PRODUCER_CALLS] = "producer system calls",
+	[ROW_CONSUMER_CALLS] = "consumer system calls",
+};
+
+static uint64_t count_of(const struct kind *k, enum count_row row)
+{
+	switch (row) {
+	case ROW_WRITTEN:
+		return k->written;
+	case ROW_SUM:
+		return k->sum;
+	case ROW_WAKEUPS:
+		return k->wakeups;
+	case ROW_READS:
+		return k->reads;
+	case ROW_EMPTY:
+		return k->empty_reads;
+	case ROW_PRODUCER_CALLS:
+		return k->producer_calls;
+	case ROW_CONSUMER_CALLS:
+		return k->consumer_calls;
+	default:
+		return 0;
 	}
-	printf("\n");
 }
 
 static void print_table(const struct kind *kinds, int nkinds)
 {
-	uint64_t v[3];
-	int i;
+	int i, row;
 
 	printf("\n  %-26s", "");
 	for (i = 0; i < nkinds; i++)
 		printf("%17s", kinds[i].title);
 	printf("\n");
 
-	for (i = 0; i < nkinds; i++)
-		v[i] = kinds[i].written;
-	print_row("events written", kinds, nkinds, v);
-	for (i = 0; i < nkinds; i++)
-		v[i] = kinds[i].sum;
-	print_row("sum of values read", kinds, nkinds, v);
-	for (i = 0; i < nkinds; i++)
-		v[i] = kinds[i].wakeups;
-	print_row("epoll_wait wake-ups", kinds, nkinds, v);
-	for (i = 0; i < nkinds; i++)
-		v[i] = kinds[i].reads;
-	print_row("reads (fast path: takes)", kinds, nkinds, v);
-	for (i = 0; i < nkinds; i++)
-		v[i] = kinds[i].empty_reads;
-	print_row("wake-ups that found 0", kinds, nkinds, v);
-	for (i = 0; i < nkinds; i++)
-		v[i] = kinds[i].producer_calls;
-	print_row("producer system calls", kinds, nkinds, v);
-	for (i = 0; i < nkinds; i++)
-		v[i] = kinds[i].consumer_calls;
-	print_row("consumer system calls", kinds, nkinds, v);
+	for (row = 0; row < NR_COUNT_ROWS; row++) {
+		printf("  %-26s", count_label[row]);
+		for (i = 0; i < nkinds; i++) {
+			if (kinds[i].measured)
+				printf("%17" PRIu64,
+				       count_of(&kinds[i], (enum count_row)row));
+			else
+				printf("%17s", "-");
+		}
+		printf("\n");
+	}
 
 	printf("  %-26s", "average value per read");
 	for (i = 0; i < nkinds; i++) {

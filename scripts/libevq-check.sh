@@ -16,7 +16,9 @@
 #   libevq.exports_only_libevq_1  SONAME libevq.so.1; the dynamic symbols
 #                                 are evq_eventfd and evq_get_info at
 #                                 LIBEVQ_1, evq_create and evq_factory_open
-#                                 at LIBEVQ_1.1, and nothing else
+#                                 at LIBEVQ_1.1, evq_fast_map,
+#                                 evq_fast_unmap and evq_fast_wake at
+#                                 LIBEVQ_1.2, and nothing else
 #   pkgconfig.outside_program_builds         dynamic, pkg-config --libs
 #   pkgconfig.outside_static_program_builds  pkg-config --static --libs
 set -uo pipefail
@@ -63,7 +65,9 @@ exports() {
 	syms=$(readelf --dyn-syms -W "$lib/libevq.so.1.0.0" |
 		awk '$5 == "GLOBAL" && $7 != "UND" && $4 != "OBJECT" { print $8 }' | sort)
 	want=$(printf '%s\n' evq_create@@LIBEVQ_1.1 evq_eventfd@@LIBEVQ_1 \
-		evq_factory_open@@LIBEVQ_1.1 evq_get_info@@LIBEVQ_1 | sort)
+		evq_factory_open@@LIBEVQ_1.1 evq_get_info@@LIBEVQ_1 \
+		evq_fast_map@@LIBEVQ_1.2 evq_fast_unmap@@LIBEVQ_1.2 \
+		evq_fast_wake@@LIBEVQ_1.2 | sort)
 	[ "$syms" = "$want" ] ||
 		fail "exported: $(tr '\n' ' ' <<<"$syms"), expected: $(tr '\n' ' ' <<<"$want")"
 }

@@ -1748,6 +1748,9 @@ TEST(unknown_ioctl_numbers_fail_enotty)
 		};
 
 		for (i = 0; i < (int)ARRAY_SIZE(cmds); i++) {
+			/* Known, tested in evq_fast_test; other sizes are not. */
+			if (cmds[i] == EVQ_IOC_WAKE)
+				continue;
 			ret = ret_or_errno(ioctl(dev, cmds[i], buf));
 			EXPECT_EQ(-ENOTTY, ret)
 				TH_LOG("/dev/evq, ioctl %#lx: %s", cmds[i],

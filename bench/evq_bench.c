@@ -5,11 +5,16 @@
  *
  *   evq_bench [-c native|evq|both] [-r REPS] [-t SECONDS] [WORKLOAD...]
  *
- * Workloads: W1 W2 W3 W4 W5 W6 W7 W9 W11 (default: all). For each workload
- * the repetitions run back to back, and inside each repetition the two
- * counter types alternate, native then evq (A B A B ...), so that both see
- * the same machine state. Floors (W1) and the futex/pipe controls of W3 do
- * not use a counter; they run once per repetition as kind "ref".
+ * Workloads: W1 W2 W3 W4 W5 W6 W7 W9 W11 W12 (default: all). For each
+ * workload the repetitions run back to back, and inside each repetition the
+ * two counter types alternate, native then evq (A B A B ...), so that both
+ * see the same machine state. Floors (W1) and the futex/pipe controls of W3
+ * do not use a counter; they run once per repetition as kind "ref".
+ *
+ * Rows with "fast" in their name put evq's EVQ_FAST fast path (libevq's
+ * evq_fast_signal(), evq_fast_take(), evq_fast_read()) against native
+ * eventfd with write(2) and read(2), which runs again for them, so that
+ * every pair still comes from one repetition.
  *
  * Output, one line per measured figure:
  *   BENCH REP ROW KIND VALUE UNIT lower|higher
@@ -109,6 +114,24 @@ static int counter(enum kind kind, unsigned int initval, int flags)
 	if (kind == KIND_EVQ && !evq_is_native)
 		return evq_eventfd(initval, flags);
 	return eventfd(initval, flags);
+}
+
+/*
+ * An evq counter made by evq_create() with evq's own @flags (EVQ_*), on a
+ * factory opened for the purpose and closed again; -1 with errno set.
+ */
+static int factory_counter(unsigned int flags)
+{
+	int factory, fd, err;
+
+	factory = evq_factory_open(EVQ_CLOEXEC);
+	if (factory < 0)
+		return -1;
+	fd = evq_create(factory, 0, 0, flags);
+	err = errno;
+	close(factory);
+	errno = err;
+	return fd;
 }
 
 static int write_u64(int fd, uint64_t v)
@@ -346,35 +369,74 @@ static int w2_private(enum kind kind)
 
 /* ---- W3: ping-pong ------------------------------------------------------- */
 
-enum chan_type { CHAN_COUNTER, CHAN_PIPE, CHAN_FUTEX };
+/*
+ * CHAN_FAST: an EVQ_FAST counter, signalled with evq_fast_signal() and
+ * waited on with evq_fast_read() (or taken with evq_fast_take()); for the
+ * native kind, and for evq when it is native (self-check), a plain counter
+ * with write(2) and read(2).
+ */
+enum chan_type { CHAN_COUNTER, CHAN_PIPE, CHAN_FUTEX, CHAN_FAST };
 
 /* One direction of a ping-pong: a counter, a pipe or a futex word. */
 struct chan {
 	enum chan_type type;
 	int rfd, wfd;
 	atomic_uint word;
+	struct evq_fast fast;	/* CHAN_FAST: the mapped counter */
 };
 
+/*
+ * The channel functions return the number of system calls they made (0 or
+ * more), or -1 with errno set.
+ */
 static int chan_send(struct chan *c, uint64_t v)
 {
-	if (c->type != CHAN_FUTEX)
-		return write_u64(c->wfd, v);
-	atomic_store(&c->word, (unsigned int)v);
-	return futex_op(&c->word, FUTEX_WAKE_PRIVATE, 1) < 0 ? -1 : 0;
+	switch (c->type) {
+	case CHAN_FUTEX:
+		atomic_store(&c->word, (unsigned int)v);
+		return futex_op(&c->word, FUTEX_WAKE_PRIVATE, 1) < 0 ? -1 : 1;
+	case CHAN_FAST:
+		return evq_fast_signal(&c->fast, v);
+	default:
+		return write_u64(c->wfd, v) ? -1 : 1;
+	}
 }
 
+/* Wait for a value (never 0) and take it. */
 static int chan_recv(struct chan *c, uint64_t *v)
 {
 	unsigned int w;
+	int calls = 0;
 
-	if (c->type != CHAN_FUTEX)
-		return read_u64(c->rfd, v) == 1 ? 0 : -1;
-	while (!(w = atomic_exchange(&c->word, 0)))
-		if (futex_op(&c->word, FUTEX_WAIT_PRIVATE, 0) < 0 &&
-		    errno != EAGAIN && errno != EINTR)
-			return -1;
-	*v = w;
-	return 0;
+	switch (c->type) {
+	case CHAN_FUTEX:
+		while (!(w = atomic_exchange(&c->word, 0))) {
+			calls++;
+			if (futex_op(&c->word, FUTEX_WAIT_PRIVATE, 0) < 0 &&
+			    errno != EAGAIN && errno != EINTR)
+				return -1;
+		}
+		*v = w;
+		return calls;
+	case CHAN_FAST:
+		return evq_fast_read(&c->fast, v);
+	default:
+		return read_u64(c->rfd, v) == 1 ? 1 : -1;
+	}
+}
+
+/* Take a value without waiting, on a non-blocking counter; *@v = 0: none. */
+static int chan_take(struct chan *c, uint64_t *v)
+{
+	int r;
+
+	*v = 0;
+	if (c->type != CHAN_FAST)
+		return read_u64(c->rfd, v) < 0 ? -1 : 1;
+	r = evq_fast_take(&c->fast, v);
+	if (r < 0 && errno == EAGAIN)
+		return 0;
+	return r;
 }
 
 struct pp {
@@ -382,6 +444,7 @@ struct pp {
 	int cpu_a, cpu_b;
 	pthread_barrier_t start;
 	uint64_t trips, ns;
+	uint64_t calls_a, calls_b;	/* system calls, for CHAN_FAST rows */
 	int err_a, err_b;
 };
 
@@ -392,6 +455,7 @@ static void *pp_a(void *p)
 {
 	struct pp *pp = p;
 	uint64_t start, deadline, end, v, n = 0;
+	int s, r;
 
 	pin_cpu(pp->cpu_a);
 	pthread_barrier_wait(&pp->start);
@@ -399,19 +463,21 @@ static void *pp_a(void *p)
 	deadline = start + run_ns();
 	do {
 		for (int i = 0; i < CLOCK_EVERY; i++) {
-			if (chan_send(&pp->ping, PP_GO) ||
-			    chan_recv(&pp->pong, &v) || v != PP_GO) {
+			s = chan_send(&pp->ping, PP_GO);
+			r = s < 0 ? -1 : chan_recv(&pp->pong, &v);
+			if (r < 0 || v != PP_GO) {
 				pp->err_a = errno ? errno : EPROTO;
 				chan_send(&pp->ping, PP_STOP);
 				return NULL;
 			}
+			pp->calls_a += (uint64_t)(s + r);
 		}
 		n += CLOCK_EVERY;
 		end = now_ns();
 	} while (end < deadline);
 	pp->trips = n;
 	pp->ns = end - start;
-	if (chan_send(&pp->ping, PP_STOP))
+	if (chan_send(&pp->ping, PP_STOP) < 0)
 		pp->err_a = errno;
 	return NULL;
 }
@@ -420,36 +486,60 @@ static void *pp_b(void *p)
 {
 	struct pp *pp = p;
 	uint64_t v;
+	int r, s;
 
 	pin_cpu(pp->cpu_b);
 	pthread_barrier_wait(&pp->start);
 	for (;;) {
-		if (chan_recv(&pp->ping, &v)) {
+		r = chan_recv(&pp->ping, &v);
+		if (r < 0) {
 			pp->err_b = errno;
 			return NULL;
 		}
 		if (v == PP_STOP)
 			return NULL;
-		if (v != PP_GO || chan_send(&pp->pong, PP_GO)) {
+		s = v == PP_GO ? chan_send(&pp->pong, PP_GO) : -1;
+		if (s < 0) {
 			pp->err_b = errno ? errno : EPROTO;
 			return NULL;
 		}
+		pp->calls_b += (uint64_t)(r + s);
 	}
 }
 
-static int chan_open(struct chan *c, enum chan_type type, enum kind kind)
+/*
+ * Open @c, a channel of @type for counters of @kind; a counter is
+ * non-blocking if @nonblock.
+ */
+static int chan_open(struct chan *c, enum chan_type type, enum kind kind,
+		     bool nonblock)
 {
 	int fds[2];
 
+	if (type == CHAN_FAST && (kind != KIND_EVQ || evq_is_native))
+		type = CHAN_COUNTER;
 	c->type = type;
 	c->rfd = -1;
 	c->wfd = -1;
+	c->fast.page = NULL;
 	atomic_init(&c->word, 0);
 	switch (type) {
 	case CHAN_COUNTER:
-		c->rfd = counter(kind, 0, EFD_CLOEXEC);
+		c->rfd = counter(kind, 0,
+				 EFD_CLOEXEC | (nonblock ? EFD_NONBLOCK : 0));
 		c->wfd = c->rfd;
 		return c->rfd < 0 ? -1 : 0;
+	case CHAN_FAST:
+		c->rfd = factory_counter(EVQ_FAST | EVQ_CLOEXEC |
+					 (nonblock ? EVQ_NONBLOCK : 0));
+		c->wfd = c->rfd;
+		if (c->rfd < 0)
+			return -1;
+		if (evq_fast_map(c->rfd, &c->fast)) {
+			c->fast.page = NULL;
+			return -1;
+		}
+		return 0;
 	case CHAN_PIPE:
 		if (pipe2(fds, O_CLOEXEC))
 			return -1;
@@ -464,6 +554,9 @@ static int chan_open(struct chan *c, enum chan_type type, enum kind kind)
 
 static void chan_close(struct chan *c)
 {
+	if (c->fast.page)
+		evq_fast_unmap(&c->fast);
+	c->fast.page = NULL;
 	if (c->rfd >= 0)
 		close(c->rfd);
 	if (c->wfd >= 0 && c->wfd != c->rfd)
@@ -475,12 +568,18 @@ static void chan_close(struct chan *c)
 static int pingpong(enum kind kind, enum chan_type type, bool cross,
 		    const char *row)
 {
-	struct pp pp = { .cpu_a = 0, .cpu_b = cross ? 1 : 0 };
+	struct pp pp = {
+		.ping = { .rfd = -1, .wfd = -1 },
+		.pong = { .rfd = -1, .wfd = -1 },
+		.cpu_a = 0, .cpu_b = cross ? 1 : 0,
+	};
 	pthread_t a, b;
+	char calls_row[64];
 	int ret = -1, err;
 
 	pthread_barrier_init(&pp.start, NULL, 2);
-	if (chan_open(&pp.ping, type, kind) || chan_open(&pp.pong, type, kind)) {
+	if (chan_open(&pp.ping, type, kind, false) ||
+	    chan_open(&pp.pong, type, kind, false)) {
 		bench_err(row, kind, "create channel");
 		goto out;
 	}
@@ -509,6 +608,13 @@ static int pingpong(enum kind kind, enum chan_type type, bool cross,
 	}
 	emit(row, kind, (double)pp.ns / (double)pp.trips / 1000.0,
 	     "us/roundtrip", true);
+	/* The fast path's point is the system calls it saves: show them. */
+	if (type == CHAN_FAST) {
+		snprintf(calls_row, sizeof(calls_row), "%s.syscalls", row);
+		emit(calls_row, kind,
+		     (double)(pp.calls_a + pp.calls_b) / (double)pp.trips,
+		     "syscalls/roundtrip", true);
+	}
 	ret = 0;
 out:
 	chan_close(&pp.ping);
@@ -524,6 +630,18 @@ static int w3_pingpong(enum kind kind)
 	return pingpong(kind, CHAN_COUNTER, true, "W3.cross_cpu");
 }
 
+/*
+ * The same ping-pong through EVQ_FAST counters for evq: every signal finds
+ * the other side asleep (or about to sleep), so it must enter the kernel
+ * to wake it; native runs again beside it with write(2) and read(2).
+ */
+static int w3_fast(enum kind kind)
+{
+	if (pingpong(kind, CHAN_FAST, false, "W3.fast.same_cpu"))
+		return -1;
+	return pingpong(kind, CHAN_FAST, true, "W3.fast.cross_cpu");
+}
+
 static int w3_controls(enum kind kind)
 {
 	if (pingpong(kind, CHAN_FUTEX, false, "W3.futex_same_cpu") ||
@@ -536,7 +654,7 @@ static int w3_controls(enum kind kind)
 /* ---- W4: wake-up latency through the counter, with a CPU hog ------------- */
 
 struct w4 {
-	int fd;
+	struct chan c;
 	uint64_t base;
 	uint64_t *lat;
 	atomic_uint acked, stop;
@@ -551,7 +669,7 @@ static void *w4_reader(void *p)
 
 	pin_cpu(0);
 	for (unsigned int i = 0;; i++) {
-		if (read_u64(w->fd, &v) != 1) {
+		if (chan_recv(&w->c, &v) < 0) {
 			w->err = errno;
 			return NULL;
 		}
@@ -596,19 +714,20 @@ static double percentile_us(const uint64_t *ns, unsigned int n,
 	return (double)ns[i] / 1000.0;
 }
 
-static int w4_latency(enum kind kind)
+/* One W4 run through a channel of @type; rows PREFIX.p50, .p99, .p999. */
+static int w4_run(enum kind kind, enum chan_type type, const char *prefix)
 {
-	struct w4 w = { .fd = -1 };
+	struct w4 w = { .c.rfd = -1, .c.wfd = -1 };
 	pthread_t reader, hog;
 	uint64_t deadline, t, gap_end;
 	unsigned int n = 0;
 	int ret = -1, err;
 	bool hog_started = false;
+	char row[64];
 
 	w.lat = calloc(W4_MAX_SAMPLES, sizeof(*w.lat));
-	w.fd = counter(kind, 0, EFD_CLOEXEC);
-	if (!w.lat || w.fd < 0) {
-		bench_err("W4", kind, "allocate or create counter");
+	if (!w.lat || chan_open(&w.c, type, kind, false)) {
+		bench_err(prefix, kind, "allocate or create counter");
 		goto out;
 	}
 	atomic_init(&w.acked, 0);
@@ -617,7 +736,7 @@ static int w4_latency(enum kind kind)
 	err = pthread_create(&reader, NULL, w4_reader, &w);
 	if (err) {
 		errno = err;
-		bench_err("W4", kind, "pthread_create");
+		bench_err(prefix, kind, "pthread_create");
 		goto out;
 	}
 	hog_started = !pthread_create(&hog, NULL, w4_hog, &w);
@@ -625,7 +744,7 @@ static int w4_latency(enum kind kind)
 	deadline = now_ns() + 2 * run_ns();
 	while (n < W4_MAX_SAMPLES && now_ns() < deadline && !w.err) {
 		t = now_ns() - w.base + 1;
-		if (write_u64(w.fd, t)) {
+		if (chan_send(&w.c, t) < 0) {
 			w.err = errno;
 			break;
 		}
@@ -639,7 +758,7 @@ static int w4_latency(enum kind kind)
 	}
 	atomic_store(&w.stop, 1);
 	err = w.err;
-	if (write_u64(w.fd, 1) && !err)
+	if (chan_send(&w.c, 1) < 0 && !err)
 		err = errno;
 	pthread_join(reader, NULL);
 	if (hog_started)
@@ -647,19 +766,32 @@ static int w4_latency(enum kind kind)
 	unpin();
 	if (err || w.err || !hog_started) {
 		errno = err ? err : w.err;
-		bench_err("W4", kind, "latency run");
+		bench_err(prefix, kind, "latency run");
 		goto out;
 	}
 	qsort(w.lat, n, sizeof(*w.lat), cmp_u64);
-	emit("W4.p50", kind, percentile_us(w.lat, n, 500), "us", true);
-	emit("W4.p99", kind, percentile_us(w.lat, n, 990), "us", true);
-	emit("W4.p999", kind, percentile_us(w.lat, n, 999), "us", true);
+	snprintf(row, sizeof(row), "%s.p50", prefix);
+	emit(row, kind, percentile_us(w.lat, n, 500), "us", true);
+	snprintf(row, sizeof(row), "%s.p99", prefix);
+	emit(row, kind, percentile_us(w.lat, n, 990), "us", true);
+	snprintf(row, sizeof(row), "%s.p999", prefix);
+	emit(row, kind, percentile_us(w.lat, n, 999), "us", true);
 	ret = 0;
 out:
-	if (w.fd >= 0)
-		close(w.fd);
+	chan_close(&w.c);
 	free(w.lat);
 	return ret;
+}
+
+static int w4_latency(enum kind kind)
+{
+	return w4_run(kind, CHAN_COUNTER, "W4");
+}
+
+/* evq: evq_fast_signal() to a reader asleep in evq_fast_read()'s read(2). */
+static int w4_fast(enum kind kind)
+{
+	return w4_run(kind, CHAN_FAST, "W4.fast");
 }
 
 /* ---- W5: epoll wait, the shape of `perf bench epoll wait` ---------------- */
@@ -1300,19 +1432,9 @@ out:
  */
 static int w9_pool_counter(enum kind kind, bool wake_one)
 {
-	int factory, fd, err;
-
 	if (kind != KIND_EVQ || evq_is_native || !wake_one)
 		return counter(kind, 0, EFD_SEMAPHORE | EFD_CLOEXEC);
-	factory = evq_factory_open(EVQ_CLOEXEC);
-	if (factory < 0)
-		return -1;
-	fd = evq_create(factory, 0, 0,
-			EVQ_SEMAPHORE | EVQ_WAKE_ONE | EVQ_CLOEXEC);
-	err = errno;
-	close(factory);
-	errno = err;
-	return fd;
+	return factory_counter(EVQ_SEMAPHORE | EVQ_WAKE_ONE | EVQ_CLOEXEC);
 }
 
 static int w9_pool_run(enum kind kind, bool wake_one, const char *name)
@@ -1520,6 +1642,181 @@ static int w11_floor(enum kind kind)
 			 "open /dev/null");
 }
 
+/* ---- W12: redundant signals to a busy epoll consumer --------------------- */
+
+/*
+ * A producer on vCPU 1 signals 1 as fast as it can; a consumer on vCPU 0
+ * loops on epoll_wait(2) (level-triggered), takes the count and then does
+ * W12_WORK_NS of busy work per wake-up, so that most signals arrive while
+ * it is busy and have nobody to wake. write(2) enters the kernel for each
+ * of them anyway; the fast path only when the consumer's last epoll_wait()
+ * armed the counter.
+ */
+#define W12_WORK_NS	5000ULL
+
+/* Iterations of w12_spin() that take about W12_WORK_NS; set once. */
+static unsigned long w12_work_iters;
+
+static void w12_spin(unsigned long n)
+{
+	for (volatile unsigned long i = 0; i < n; i = i + 1)
+		;
+}
+
+/* Measure w12_spin() once (at least 20 ms of it) and set w12_work_iters. */
+static void w12_calibrate(void)
+{
+	unsigned long n = 1000;
+	uint64_t t0, dt;
+
+	if (w12_work_iters)
+		return;
+	for (;;) {
+		t0 = now_ns();
+		w12_spin(n);
+		dt = now_ns() - t0;
+		if (dt >= 20000000ULL || n > ULONG_MAX / 4)
+			break;
+		n *= 2;
+	}
+	w12_work_iters = (unsigned long)((double)n * (double)W12_WORK_NS /
+					 (double)(dt ? dt : 1));
+	if (!w12_work_iters)
+		w12_work_iters = 1;
+	printf("# W12: %lu iterations of busy work per wake-up, about %llu ns\n",
+	       w12_work_iters, (unsigned long long)W12_WORK_NS);
+}
+
+struct w12 {
+	struct chan c;
+	atomic_uint stop;
+	pthread_barrier_t start;
+	uint64_t sent, calls;	/* the producer's signals and system calls */
+	int err;
+};
+
+static void *w12_producer(void *p)
+{
+	struct w12 *w = p;
+	int r;
+
+	pin_cpu(1);
+	pthread_barrier_wait(&w->start);
+	while (!atomic_load(&w->stop)) {
+		r = chan_send(&w->c, 1);
+		if (r < 0) {
+			w->err = errno;
+			return NULL;
+		}
+		w->calls += (uint64_t)r;
+		w->sent++;
+	}
+	return NULL;
+}
+
+/* One W12 run through a channel of @type; rows PREFIX.signals etc. */
+static int w12_run(enum kind kind, enum chan_type type, const char *prefix)
+{
+	struct w12 w = { .c = { .rfd = -1, .wfd = -1 } };
+	struct epoll_event ev = { .events = EPOLLIN };
+	uint64_t start, deadline, end, got = 0, calls = 0, v;
+	pthread_t tid;
+	int ep, n, r, ret = -1;
+	bool broke = false;
+	char row[64];
+
+	w12_calibrate();
+	atomic_init(&w.stop, 0);
+	pthread_barrier_init(&w.start, NULL, 2);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0 || chan_open(&w.c, type, kind, true) ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, w.c.rfd, &ev)) {
+		bench_err(prefix, kind, "setup");
+		goto out;
+	}
+	start_threads(&tid, 1, w12_producer, &w, 0, prefix, kind);
+	pin_cpu(0);
+	pthread_barrier_wait(&w.start);
+	start = now_ns();
+	deadline = start + run_ns();
+	do {
+		n = epoll_wait(ep, &ev, 1, 20);
+		calls++;
+		if (n < 0 && errno != EINTR) {
+			bench_err(prefix, kind, "epoll_wait");
+			broke = true;
+			break;
+		}
+		if (n <= 0)
+			continue;
+		r = chan_take(&w.c, &v);
+		if (r < 0) {
+			bench_err(prefix, kind, "take");
+			broke = true;
+			break;
+		}
+		calls += (uint64_t)r;
+		got += v;
+		w12_spin(w12_work_iters);
+	} while (now_ns() < deadline);
+	atomic_store(&w.stop, 1);
+	join_threads(&tid, 1);
+	end = now_ns();
+	unpin();
+	if (broke)
+		goto out;
+	if (w.err) {
+		errno = w.err;
+		bench_err(prefix, kind, "producer signal");
+		goto out;
+	}
+	/* What the consumer did not take is still in the counter. */
+	do {
+		r = chan_take(&w.c, &v);
+		if (r < 0) {
+			bench_err(prefix, kind, "drain");
+			goto out;
+		}
+		got += v;
+	} while (v);
+	if (got != w.sent || !w.sent) {
+		errno = 0;
+		printf("# %s %s: signalled %llu, took %llu\n", prefix,
+		       kind_name[kind], (unsigned long long)w.sent,
+		       (unsigned long long)got);
+		bench_err(prefix, kind, "lost events");
+		goto out;
+	}
+	snprintf(row, sizeof(row), "%s.signals", prefix);
+	emit(row, kind, (double)w.sent * 1e9 / (double)(end - start),
+	     "signals/s", false);
+	snprintf(row, sizeof(row), "%s.producer_syscalls", prefix);
+	emit(row, kind, (double)w.calls / (double)w.sent, "syscalls/signal",
+	     true);
+	snprintf(row, sizeof(row), "%s.consumer_syscalls", prefix);
+	emit(row, kind, (double)calls / (double)w.sent, "syscalls/signal",
+	     true);
+	ret = 0;
+out:
+	chan_close(&w.c);
+	if (ep >= 0)
+		close(ep);
+	pthread_barrier_destroy(&w.start);
+	return ret;
+}
+
+/* write(2) on both sides: native eventfd against a default evq counter. */
+static int w12_write(enum kind kind)
+{
+	return w12_run(kind, CHAN_COUNTER, "W12.write");
+}
+
+/* Native write(2) again, against evq_fast_signal() on an EVQ_FAST counter. */
+static int w12_fast(enum kind kind)
+{
+	return w12_run(kind, CHAN_FAST, "W12.fast");
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 struct workload {
@@ -1534,13 +1831,17 @@ static const struct workload workloads[] = {
 	{ "W2", w2_private, true, "write+read on a private counter, 1 and 2 threads" },
 	{ "W3", w3_pingpong, true, "ping-pong through two counters, same and cross CPU" },
 	{ "W3", w3_controls, false, "ping-pong controls: futex and pipe" },
+	{ "W3", w3_fast, true, "ping-pong, evq through EVQ_FAST counters (evq_fast_signal/read)" },
 	{ "W4", w4_latency, true, "wake-up latency with a CPU hog: p50/p99/p99.9" },
+	{ "W4", w4_fast, true, "wake-up latency, evq through an EVQ_FAST counter" },
 	{ "W5", w5_epoll_wait, true, "epoll_wait+read, 2 workers x 64 counters, LT/ET/ONESHOT" },
 	{ "W6", w6_epoll_ctl, true, "epoll_ctl ADD/MOD/DEL, 2 workers x 64 counters" },
 	{ "W7", w7_contention, true, "2 producers, one counter, one epoll consumer" },
 	{ "W9", w9_herd, true, "herd of 4: read, semaphore, epoll, EPOLLEXCLUSIVE; pool of 8: plain, wake-one" },
 	{ "W11", w11_lifecycle, true, "create + close: evq_eventfd, open, factory" },
 	{ "W11", w11_floor, false, "floor: open /dev/null + close" },
+	{ "W12", w12_write, true, "redundant signals to a busy epoll consumer: write(2)" },
+	{ "W12", w12_fast, true, "redundant signals: native write(2), evq EVQ_FAST fast path" },
 };
 
 #define NWORKLOADS	(sizeof(workloads) / sizeof(workloads[0]))

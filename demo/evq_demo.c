@@ -2,13 +2,17 @@
 /*
  * evq_demo - /dev/evq counters under epoll, beside native eventfd(2).
  *
- * For each kind of counter (native eventfd, then evq) a producer thread
- * writes 1 to the counter N times, pausing briefly now and then, while the
- * main thread waits in epoll_wait() and reads the counter every time it
- * wakes. A read returns the whole count and resets it to zero, so writes
- * that happen while the consumer is busy coalesce into one read. At the end
- * a table compares the two kinds; the sum of the values read must equal the
- * number of writes.
+ * For each kind of counter (native eventfd, evq, then evq's fast path) a
+ * producer thread writes 1 to the counter N times, pausing briefly now and
+ * then, while the main thread waits in epoll_wait() and reads the counter
+ * every time it wakes. A read returns the whole count and resets it to
+ * zero, so writes that happen while the consumer is busy coalesce into one
+ * read. The fast path (EVQ_FAST) does the same through the counter's shared
+ * page: the producer adds with evq_fast_signal(), the consumer takes with
+ * evq_fast_take(), and either enters the kernel only when the other side
+ * may be asleep. At the end a table compares the three kinds, with the
+ * producer's system calls; the sum of the values read must equal the number
+ * of writes.
  *
  * The producer tells the consumer it has finished by closing the write end
  * of a pipe that is in the same epoll set (EPOLLHUP), so the consumer never
@@ -48,19 +52,25 @@
 /**
  * struct kind - one kind of counter, and what happened when it ran
  * @title: column heading
- * @create: eventfd() or evq_eventfd()
+ * @create: eventfd(), evq_eventfd() or fast_eventfd()
+ * @fast: signal and take through the shared page (EVQ_FAST)
  * @measured: the producer and consumer ran: there are numbers to show
  * @written: successful writes of 1
  * @sum: sum of the values read
  * @wakeups: epoll_wait() returns that reported the counter
- * @reads: reads that returned a count
+ * @reads: reads (or fast-path takes) that returned a count
  * @empty_reads: wake-ups whose read found 0 (EAGAIN)
  * @leftover: count still there after the producer hung up
+ * @producer_calls: the producer's system calls: its write(2)s, or the
+ *	fast-path signals that entered the kernel
+ * @consumer_calls: the consumer's system calls: epoll_wait(2)s and read(2)s
+ *	(fast path: the takes that entered the kernel)
  * @ms: elapsed wall-clock time
  */
 struct kind {
 	const char *title;
 	int (*create)(unsigned int initval, int flags);
+	bool fast;
 	bool measured;
 	unsigned long written;
 	uint64_t sum;
@@ -68,26 +78,32 @@ struct kind {
 	unsigned long reads;
 	unsigned long empty_reads;
 	uint64_t leftover;
+	unsigned long producer_calls;
+	unsigned long consumer_calls;
 	double ms;
 };
 
 /**
  * struct producer - what the producer thread needs and reports back
  * @fd: the counter
+ * @fast: its mapped page, for a kind with @fast; else @fast.page is NULL
  * @done_fd: write end of the pipe; the producer closes it when it is done
  * @n: writes to do
  * @seed: start of the pause pattern, the same for both kinds
  * @stop: set by the consumer to make the producer give up early
  * @written: successful writes
+ * @calls: system calls made to write
  * @err: errno of a failed write, or 0
  */
 struct producer {
 	int fd;
+	struct evq_fast fast;
 	int done_fd;
 	unsigned long n;
 	unsigned int seed;
 	atomic_bool stop;
 	unsigned long written;
+	unsigned long calls;
 	int err;
 };
 
@@ -157,26 +173,47 @@ static void pause_us(unsigned int us)
 		;
 }
 
+/*
+ * Add 1 to the counter: write(2), or the fast path. Returns the system
+ * calls made (0 or 1), or -1 with errno set.
+ */
+static int signal_one(struct producer *p)
+{
+	const uint64_t one = 1;
+	ssize_t ret;
+	int calls = 0;
+
+	if (p->fast.page)
+		return evq_fast_signal(&p->fast, 1);
+	do {
+		calls++;
+		ret = write(p->fd, &one, sizeof(one));
+	} while (ret < 0 && errno == EINTR);
+	if (ret == (ssize_t)sizeof(one))
+		return calls;
+	if (ret >= 0)
+		errno = EIO;
+	return -1;
+}
+
 static void *producer_main(void *arg)
 {
 	struct producer *p = arg;
 	unsigned int rnd = p->seed;
-	const uint64_t one = 1;
 	unsigned long i;
 
 	for (i = 0; i < p->n; i++) {
 		unsigned int r = next_rand(&rnd);
-		ssize_t ret;
+		int calls;
 
 		if (atomic_load(&p->stop))
 			break;
-		do {
-			ret = write(p->fd, &one, sizeof(one));
-		} while (ret < 0 && errno == EINTR);
-		if (ret != (ssize_t)sizeof(one)) {
-			p->err = ret < 0 ? errno : EIO;
+		calls = signal_one(p);
+		if (calls < 0) {
+			p->err = errno;
 			break;
 		}
+		p->calls += (unsigned long)calls;
 		p->written++;
 		/*
 		 * About one write in 64 is followed by a short pause, one in
@@ -195,15 +232,31 @@ static void *producer_main(void *arg)
 }
 
 /*
- * One read of the counter. Returns 1 if it returned a count, 0 if the count
- * was zero (EAGAIN), -1 on error.
+ * One read of the counter, or one take through @fast if @fast->page is set.
+ * Returns 1 if it returned a count, 0 if the count was zero (EAGAIN), -1 on
+ * error.
  */
-static int read_counter(struct kind *k, int fd)
+static int read_counter(struct kind *k, int fd, const struct evq_fast *fast)
 {
 	uint64_t val;
 	ssize_t ret;
+	int calls;
 
+	if (fast->page) {
+		calls = evq_fast_take(fast, &val);
+		if (calls >= 0) {
+			k->consumer_calls += (unsigned long)calls;
+			k->reads++;
+			k->sum += val;
+			return 1;
+		}
+		if (errno == EAGAIN)
+			return 0;
+		fail("%s: take: %s", k->title, strerror(errno));
+		return -1;
+	}
 	do {
+		k->consumer_calls++;
 		ret = read(fd, &val, sizeof(val));
 	} while (ret < 0 && errno == EINTR);
 	if (ret == (ssize_t)sizeof(val)) {
@@ -261,7 +314,8 @@ static int join_producer(pthread_t thread, bool stalled)
  * The consumer: wait in epoll_wait() and read the counter on every wake-up
  * until the producer hangs up. Returns true if the loop ended normally.
  */
-static bool consume(struct kind *k, int epfd, int fd, int done_rd)
+static bool consume(struct kind *k, int epfd, int fd,
+		    const struct evq_fast *fast, int done_rd)
 {
 	struct epoll_event evs[2];
 	bool hangup = false;
@@ -272,6 +326,7 @@ static bool consume(struct kind *k, int epfd, int fd, int done_rd)
 		int n;
 
 		n = epoll_wait(epfd, evs, 2, STALL_MS);
+		k->consumer_calls++;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -297,7 +352,7 @@ static bool consume(struct kind *k, int epfd, int fd, int done_rd)
 		if (!ready)
 			continue;
 		k->wakeups++;
-		ret = read_counter(k, fd);
+		ret = read_counter(k, fd, fast);
 		if (ret < 0)
 			return false;
 		if (ret == 0)
@@ -311,7 +366,7 @@ static bool consume(struct kind *k, int epfd, int fd, int done_rd)
 	for (;;) {
 		uint64_t before = k->sum;
 
-		ret = read_counter(k, fd);
+		ret = read_counter(k, fd, fast);
 		if (ret < 0)
 			return false;
 		if (ret == 0)
@@ -319,6 +374,30 @@ static bool consume(struct kind *k, int epfd, int fd, int done_rd)
 		k->leftover += k->sum - before;
 	}
 	return true;
+}
+
+/*
+ * An EVQ_FAST counter, with the signature of eventfd(2): made by
+ * evq_create() on a factory that is closed again. @flags: EFD_NONBLOCK,
+ * EFD_CLOEXEC.
+ */
+static int fast_eventfd(unsigned int initval, int flags)
+{
+	unsigned int evq_flags = EVQ_FAST;
+	int factory, fd, err;
+
+	if (flags & EFD_NONBLOCK)
+		evq_flags |= EVQ_NONBLOCK;
+	if (flags & EFD_CLOEXEC)
+		evq_flags |= EVQ_CLOEXEC;
+	factory = evq_factory_open(EVQ_CLOEXEC);
+	if (factory < 0)
+		return -1;
+	fd = evq_create(factory, initval, 0, evq_flags);
+	err = errno;
+	close(factory);
+	errno = err;
+	return fd;
 }
 
 /* Run the producer and the consumer on one counter of kind K. */
@@ -342,10 +421,17 @@ static void run_kind(struct kind *k, unsigned long n, bool edge)
 		if (k->create == eventfd)
 			fail("eventfd: %s", strerror(err));
 		else
-			fail("cannot open %s: %s%s%s", device_path(),
-			     strerror(err), hint ? " - " : "",
+			fail("cannot %s %s: %s%s%s", k->fast ?
+			     "make an EVQ_FAST counter on" : "open",
+			     device_path(), strerror(err), hint ? " - " : "",
 			     hint ? hint : "");
 		return;
+	}
+	if (k->fast && evq_fast_map(fd, &p.fast) < 0) {
+		fail("%s: cannot map the counter's page: %s", k->title,
+		     strerror(errno));
+		p.fast.page = NULL;
+		goto out;
 	}
 
 	epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -374,7 +460,7 @@ static void run_kind(struct kind *k, unsigned long n, bool edge)
 		close(p.done_fd);
 		goto out;
 	}
-	ok = consume(k, epfd, fd, pipefd[0]);
+	ok = consume(k, epfd, fd, &p.fast, pipefd[0]);
 	k->ms = now_ms() - start;
 	k->measured = true;
 
@@ -389,6 +475,7 @@ static void run_kind(struct kind *k, unsigned long n, bool edge)
 		exit(EXIT_FAILURE);
 	}
 	k->written = p.written;
+	k->producer_calls = p.calls;
 
 	if (p.err)
 		fail("%s: write: %s", k->title, strerror(p.err));
@@ -410,64 +497,84 @@ out:
 		close(pipefd[1]);
 	if (epfd >= 0)
 		close(epfd);
+	if (p.fast.page)
+		evq_fast_unmap(&p.fast);
 	close(fd);
 }
 
-static void print_row(const char *label, const struct kind *kinds,
-		      int nkinds, const uint64_t *vals)
-{
-	int i;
+/* The counted rows of the table, in order. */
+enum count_row {
+	ROW_WRITTEN, ROW_SUM, ROW_WAKEUPS, ROW_READS, ROW_EMPTY,
+	ROW_PRODUCER_CALLS, ROW_CONSUMER_CALLS, NR_COUNT_ROWS
+};
 
-	printf("  %-26s", label);
-	for (i = 0; i < nkinds; i++) {
-		if (kinds[i].measured)
-			printf("%18" PRIu64, vals[i]);
-		else
-			printf("%18s", "-");
+static const char *const count_label[NR_COUNT_ROWS] = {
+	[ROW_WRITTEN] = "events written",
+	[ROW_SUM] = "sum of values read",
+	[ROW_WAKEUPS] = "epoll_wait wake-ups",
+	[ROW_READS] = "reads (fast path: takes)",
+	[ROW_EMPTY] = "wake-ups that found 0",
+	[ROW_PRODUCER_CALLS] = "producer system calls",
+	[ROW_CONSUMER_CALLS] = "consumer system calls",
+};
+
+static uint64_t count_of(const struct kind *k, enum count_row row)
+{
+	switch (row) {
+	case ROW_WRITTEN:
+		return k->written;
+	case ROW_SUM:
+		return k->sum;
+	case ROW_WAKEUPS:
+		return k->wakeups;
+	case ROW_READS:
+		return k->reads;
+	case ROW_EMPTY:
+		return k->empty_reads;
+	case ROW_PRODUCER_CALLS:
+		return k->producer_calls;
+	case ROW_CONSUMER_CALLS:
+		return k->consumer_calls;
+	default:
+		return 0;
 	}
-	printf("\n");
 }
 
 static void print_table(const struct kind *kinds, int nkinds)
 {
-	uint64_t v[2];
-	int i;
+	int i, row;
 
 	printf("\n  %-26s", "");
 	for (i = 0; i < nkinds; i++)
-		printf("%18s", kinds[i].title);
+		printf("%17s", kinds[i].title);
 	printf("\n");
 
-	for (i = 0; i < nkinds; i++)
-		v[i] = kinds[i].written;
-	print_row("events written", kinds, nkinds, v);
-	for (i = 0; i < nkinds; i++)
-		v[i] = kinds[i].sum;
-	print_row("sum of values read", kinds, nkinds, v);
-	for (i = 0; i < nkinds; i++)
-		v[i] = kinds[i].wakeups;
-	print_row("epoll_wait wake-ups", kinds, nkinds, v);
-	for (i = 0; i < nkinds; i++)
-		v[i] = kinds[i].reads;
-	print_row("reads", kinds, nkinds, v);
-	for (i = 0; i < nkinds; i++)
-		v[i] = kinds[i].empty_reads;
-	print_row("wake-ups that found 0", kinds, nkinds, v);
+	for (row = 0; row < NR_COUNT_ROWS; row++) {
+		printf("  %-26s", count_label[row]);
+		for (i = 0; i < nkinds; i++) {
+			if (kinds[i].measured)
+				printf("%17" PRIu64,
+				       count_of(&kinds[i], (enum count_row)row));
+			else
+				printf("%17s", "-");
+		}
+		printf("\n");
+	}
 
 	printf("  %-26s", "average value per read");
 	for (i = 0; i < nkinds; i++) {
 		if (kinds[i].measured && kinds[i].reads)
-			printf("%18.2f", (double)kinds[i].sum /
+			printf("%17.2f", (double)kinds[i].sum /
 			       (double)kinds[i].reads);
 		else
-			printf("%18s", "-");
+			printf("%17s", "-");
 	}
 	printf("\n  %-26s", "elapsed ms");
 	for (i = 0; i < nkinds; i++) {
 		if (kinds[i].measured)
-			printf("%18.1f", kinds[i].ms);
+			printf("%17.1f", kinds[i].ms);
 		else
-			printf("%18s", "-");
+			printf("%17s", "-");
 	}
 	printf("\n\n");
 }
@@ -483,7 +590,7 @@ static void usage(FILE *f, const char *prog)
 		"  -n, --writes WRITES  writes of 1 per counter\n"
 		"                       (default %lu, at most %lu)\n"
 		"  -e, --edge           EPOLLIN | EPOLLET (default: level)\n"
-		"      --native-only    only the native eventfd half\n"
+		"      --native-only    only the native eventfd column\n"
 		"                       (no module needed)\n"
 		"  -h, --help           this text\n"
 		"\n"
@@ -520,6 +627,8 @@ int main(int argc, char **argv)
 	struct kind kinds[] = {
 		{ .title = "native eventfd", .create = eventfd },
 		{ .title = "evq (" EVQ_DEVICE_PATH ")", .create = evq_eventfd },
+		{ .title = "evq fast path", .create = fast_eventfd,
+		  .fast = true },
 	};
 	unsigned long n = DEFAULT_WRITES;
 	bool edge = false, native_only = false;
@@ -554,7 +663,7 @@ int main(int argc, char **argv)
 		usage(stderr, argv[0]);
 		return 2;
 	}
-	nkinds = native_only ? 1 : 2;
+	nkinds = native_only ? 1 : 3;
 
 	/* Keep stdout and stderr in order on a serial console or a pipe. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -570,12 +679,19 @@ int main(int argc, char **argv)
 	       "coalesce into one read: there are fewer reads than writes,\n"
 	       "but the values read must add up to exactly the writes.\n"
 	       "\n"
+	       "The third column is evq's fast path (EVQ_FAST): the count\n"
+	       "lives in a page shared with the kernel, the producer adds\n"
+	       "1 with an atomic instruction (evq_fast_signal()) and the\n"
+	       "consumer takes the count the same way (evq_fast_take()).\n"
+	       "Either enters the kernel only when the other side may be\n"
+	       "asleep, so most writes cost no system call at all.\n"
+	       "\n"
 	       "epoll mode: %s\n"
 	       "\n",
 	       n, edge ? "EPOLLIN | EPOLLET, edge-triggered" :
 	       "EPOLLIN, level-triggered");
 	if (native_only)
-		printf("--native-only: the evq half is skipped.\n\n");
+		printf("--native-only: the evq columns are skipped.\n\n");
 
 	for (i = 0; i < nkinds; i++)
 		run_kind(&kinds[i], n, edge);
@@ -584,11 +700,13 @@ int main(int argc, char **argv)
 
 	if (!nfailures)
 		printf("%s An average above 1 per read\n"
-		       "means writes were coalesced; wake-ups, reads and\n"
-		       "times vary from run to run.\n"
+		       "means writes were coalesced; wake-ups, reads, system\n"
+		       "calls and times vary from run to run. Producer system\n"
+		       "calls: one write(2) per event, or the fast-path\n"
+		       "signals that found the consumer asleep and woke it.\n"
 		       "\n",
 		       native_only ? "The sum matches the writes." :
-		       "Both sums match the writes.");
+		       "Every sum matches the writes.");
 	print_verdict();
 	return nfailures ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -2,7 +2,8 @@
 /*
  * libevq: /dev/evq counters with the signature of eventfd(2)
  * (evq_eventfd()), or made in one call from a factory descriptor with every
- * evq mode (evq_factory_open(), evq_create()).
+ * evq mode (evq_factory_open(), evq_create()), and the fast path of an
+ * EVQ_FAST counter (evq_fast_map(), evq_fast_signal(), evq_fast_take()).
  *
  * Installed as <evq.h>, beside the ABI header <linux/evq.h>; build flags
  * from pkg-config: cc $(pkg-config --cflags evq) prog.c $(pkg-config --libs evq)
@@ -76,16 +77,18 @@ int evq_factory_open(unsigned int flags);
  * @initval: initial count, at most the maximum; any mask with EVQ_BITS
  * @maximum: the largest count a write may reach, 1 to EVQ_COUNT_MAX; 0
  *	for none below EVQ_COUNT_MAX (as eventfd)
- * @flags: EVQ_SEMAPHORE, EVQ_WAKE_ONE, EVQ_BITS (modes, see <linux/evq.h>),
- *	EVQ_CLOEXEC, EVQ_NONBLOCK (the new descriptor's FD_CLOEXEC and
- *	O_NONBLOCK), or 0. EVQ_MAXIMUM is implied by a non-zero @maximum.
+ * @flags: EVQ_SEMAPHORE, EVQ_WAKE_ONE, EVQ_BITS, EVQ_FAST (modes, see
+ *	<linux/evq.h>), EVQ_CLOEXEC, EVQ_NONBLOCK (the new descriptor's
+ *	FD_CLOEXEC and O_NONBLOCK), or 0. EVQ_MAXIMUM is implied by a
+ *	non-zero @maximum.
  *
  * One EVQ_IOC_CREATE ioctl: the counter is configured at birth and its
  * descriptor is O_RDWR, an "anon_inode:[evq]" file. The factory does not
  * change.
  *
  * Returns a file descriptor, or -1 with errno set: EINVAL for unknown
- * flags, EVQ_SEMAPHORE or a maximum with EVQ_BITS, @initval above the
+ * flags, EVQ_SEMAPHORE or a maximum with EVQ_BITS, EVQ_FAST with
+ * EVQ_WAKE_ONE or EVQ_BITS, @initval above the
  * maximum, @maximum above EVQ_COUNT_MAX, or EVQ_MAXIMUM with a @maximum
  * of 0; EBADF if @factory is not open; ENOTTY if it is not an evq file or
  * the module predates EVQ_IOC_CREATE; EMFILE, ENFILE, ENOMEM as for
@@ -153,7 +156,7 @@ int evq_fast_wake(int fd, unsigned int armed);
  * or the write(2) or read(2) it fell back to), -1 with errno set.
  */
 
-/* Clear @bit of @armed if set; if this call cleared it, wake for it. */
+/* Clear @bit in the page's armed bits if set; if this call cleared it, wake. */
 static inline int evq_fast_disarm_(const struct evq_fast *fast,
 				   unsigned int bit)
 {
@@ -173,7 +176,8 @@ static inline int evq_fast_disarm_(const struct evq_fast *fast,
  *
  * When @n does not fit under the maximum, falls back to write(2), which
  * blocks, or fails with EAGAIN if the descriptor is O_NONBLOCK (and with
- * EINVAL for ULLONG_MAX, as write(2) does).
+ * EINVAL for ULLONG_MAX, as write(2) does). @n is added even if the
+ * wake-up that follows fails.
  */
 static inline int evq_fast_signal(const struct evq_fast *fast, uint64_t n)
 {

@@ -55,8 +55,9 @@ struct evq_shared {
  *	always read through evq_count()
  * @maximum: the largest count a write may reach, EVQ_COUNT_MAX by default
  *	(wqh.lock; read without it only in evq_poll())
- * @flags: the mode flags, EVQ_SEMAPHORE, EVQ_WAKE_ONE, EVQ_BITS (wqh.lock;
- *	set once, at setup or creation, before any reader can block)
+ * @flags: the mode flags, EVQ_SEMAPHORE, EVQ_WAKE_ONE, EVQ_BITS, EVQ_FAST
+ *	(wqh.lock; set once, at setup or creation, before any reader can
+ *	block)
  * @configured: EVQ_IOC_SETUP has run (wqh.lock)
  * @readers: tasks asleep in a read of this counter, counted from before
  *	they sleep until their wait returns, signals included (wqh.lock)

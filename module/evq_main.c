@@ -734,7 +734,10 @@ static __poll_t evq_poll(struct file *file, poll_table *wait)
 	 * count (see EVQ_FAST above): poll(2) and select(2) about to sleep,
 	 * and every epoll harvest (queued long ago, now with no queueing
 	 * function), so that the first fast-path signal after it is an edge.
-	 * Only a caller with no poll table cannot wait, and does not arm.
+	 * A caller with no poll table cannot wait, and does not arm; some
+	 * with one will not wait either (poll(2) once a descriptor was ready,
+	 * a zero timeout), and cost the next fast-path user one needless
+	 * EVQ_IOC_WAKE, never a lost wake-up.
 	 */
 	shared = smp_load_acquire(&ctx->shared);
 	if (shared && wait) {
@@ -858,6 +861,9 @@ static long evq_ioctl_setup(struct evq_ctx *ctx,
 	if (copy_from_user(&setup, uarg, sizeof(setup)))
 		return -EFAULT;
 	if ((setup.flags & ~EVQ_MODE_FLAGS) || setup.pad)
+		return -EINVAL;
+	/* What is wrong whatever the maximum, before allocating. */
+	if (!evq_config_valid(setup.flags, 0, EVQ_COUNT_MAX))
 		return -EINVAL;
 	/* The page is allocated before the lock, and freed if not used. */
 	if (setup.flags & EVQ_FAST) {

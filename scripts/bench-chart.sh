@@ -74,7 +74,7 @@ set yrange [$n:-1]
 set ytics nomirror noenhanced font "monospace,10"
 set grid xtics
 set xlabel "evq / native (for rates native / evq), log scale"
-set lmargin 25
+set lmargin 31
 set rmargin 24
 set key off
 $labels

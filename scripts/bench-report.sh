@@ -60,7 +60,14 @@ function fmt(x) {
 		return sprintf("%.1f", x)
 	if (x >= 10)
 		return sprintf("%.2f", x)
-	return sprintf("%.3f", x)
+	if (x >= 0.1)
+		return sprintf("%.3f", x)
+	# Small figures (system calls per signal): 3 significant digits.
+	return sprintf("%.3g", x)
+}
+# A ratio: 2 decimals, or 2 significant digits below 0.1 (e.g. 0.0042).
+function fmtratio(x) {
+	return sprintf(x < 0.1 ? "%.2g" : "%.2f", x)
 }
 function jstr(s) {
 	gsub(/\\/, "\\\\", s)
@@ -105,7 +112,7 @@ END {
 		print "bench-report: no BENCH lines in the log" > "/dev/stderr"
 		exit 1
 	}
-	printf "%-26s %-13s %12s %12s %19s %19s %8s\n", "workload", "unit",
+	printf "%-28s %-15s %12s %12s %19s %19s %8s\n", "workload", "unit",
 	       "native med", "evq med", "native min/max", "evq min/max", "ratio"
 	printf "{\n"  > json
 	for (i = 1; i <= nmeta; i++)
@@ -126,7 +133,7 @@ END {
 		       jstr(unit[r]), jstr(better[r]))
 		if (cnt[r, "ref"] > 0) {
 			stats(r, "ref")
-			printf "%-26s %-13s %12s %12s %19s %19s %8s\n", r, unit[r],
+			printf "%-28s %-15s %12s %12s %19s %19s %8s\n", r, unit[r],
 			       fmt(st_med), "-", fmt(st_min) "/" fmt(st_max), "-",
 			       "ref"
 			obj = obj sprintf(", \"kind\": \"reference\", \"median\": %s, \"min\": %s, \"max\": %s, \"samples\": [%s]}",
@@ -171,18 +178,18 @@ END {
 						pr[++np] = val[r, "evq", b] / val[r, "native", a]
 				}
 		if (np > 0) {
-			ratio = sprintf("%.2f", median(pr, np))
+			ratio = fmtratio(median(pr, np))
 			# median() sorted pr: the extremes of the per-pair ratios.
-			obj = obj sprintf(", \"ratio_median\": %s, \"ratio_min\": %.3f, \"ratio_max\": %.3f, \"pairs\": %d",
-			       ratio, pr[1], pr[np], np)
+			obj = obj sprintf(", \"ratio_median\": %s, \"ratio_min\": %s, \"ratio_max\": %s, \"pairs\": %d",
+			       ratio, fmt(pr[1]), fmt(pr[np]), np)
 		} else {
 			obj = obj sprintf(", \"ratio_median\": null")
 		}
 		wobj[i] = obj "}"
 		if (nmed ~ / / || emed ~ / /)
-			printf "%-26s %-13s %12s %s\n", r, unit[r], nmed, emed
+			printf "%-28s %-15s %12s %s\n", r, unit[r], nmed, emed
 		else
-			printf "%-26s %-13s %12s %12s %19s %19s %8s\n", r, unit[r],
+			printf "%-28s %-15s %12s %12s %19s %19s %8s\n", r, unit[r],
 			       nmed, emed, nmm, emm, ratio
 	}
 	for (i = 1; i <= nrows; i++)

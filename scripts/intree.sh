@@ -29,7 +29,8 @@
 #
 # Out of tree only: module/evq_compat.h (it fences the range of kernels the
 # out-of-tree module builds against; in tree there is one kernel, so its
-# #include is dropped), and evq_kapi_test (it needs the out-of-tree test
+# #include is dropped and its evq_vm_flags_set()/_clear() become the
+# kernel's own vm_flags_set()/_clear()), and evq_kapi_test (it needs the out-of-tree test
 # module selftests/kmod/).
 #
 # Without --patch, KSRC_DIR itself is changed: new files are added and each
@@ -127,6 +128,7 @@ lay() {
 			grep -qx '#include "evq_compat.h"' "$top/$f" ||
 				die "evq_main.c no longer includes evq_compat.h: update intree.sh"
 			grep -vx '#include "evq_compat.h"' "$top/$f" |
+				sed 's/\bevq_vm_flags_\(set\|clear\)(/vm_flags_\1(/' |
 				put "$t/$kd/evq_main.c"
 			;;
 		*) copy "$f" "$t/$kd/${f#module/}" ;;

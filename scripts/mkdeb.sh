@@ -32,7 +32,7 @@ src=$out/evq-$version
 rm -rf "$out"
 mkdir -p "$src"
 parts=(Kbuild Makefile module uapi libevq scripts/dkms.conf.in debian docs/evq.4
-	docs/evq_eventfd.3 docs/evq_get_info.3 docs/evq_create.3)
+	docs/evq_eventfd.3 docs/evq_get_info.3 docs/evq_create.3 docs/evq_fast.3)
 if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
 	# Tracked files and new ones that are not ignored.
 	(cd "$top" && git ls-files -z -c -o --exclude-standard -- "${parts[@]}" |

@@ -29,8 +29,9 @@
  * must be just as indistinguishable from eventfd.
  *
  * The modes seeds (see "the modes" below) test what native eventfd does
- * not have, a maximum, bit mode and wake-one, against a model of the
- * counter; each sequential seed N also runs as "modes_ops.seed_N".
+ * not have, a maximum, bit mode, wake-one and the fast path (EVQ_FAST:
+ * signals and takes through the mapped page, mixed with the system calls,
+ * the page checked against the model), against a model of the counter; each sequential seed N also runs as "modes_ops.seed_N".
  *
  * The concurrent mode (see "concurrent mode" below) runs threads on
  * shared counters and checks the invariants that survive concurrency.
@@ -65,6 +66,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
@@ -109,9 +111,11 @@ struct mslot {
 	int fd;			/* always O_NONBLOCK */
 	uint64_t count;
 	uint64_t maximum;	/* EVQ_COUNT_MAX in bit mode */
-	uint32_t flags;		/* EVQ_SEMAPHORE, EVQ_WAKE_ONE, EVQ_BITS */
+	uint32_t flags;		/* EVQ_SEMAPHORE, EVQ_WAKE_ONE, EVQ_BITS,
+				 * EVQ_FAST */
 	uint32_t id;		/* from GET_INFO at creation */
 	long first_op;
+	struct evq_fast fast;	/* EVQ_FAST: the page, mapped */
 };
 
 struct fuzz {
@@ -733,10 +737,21 @@ static int model_mask(const struct mslot *m)
 	return mask;
 }
 
-static void mclose(struct mslot *m)
+/*
+ * Close a slot; a fast counter's page is unmapped before or after the
+ * close, either order must work.
+ */
+static void mclose(struct fuzz *f, struct mslot *m)
 {
-	if (m->open)
-		close(m->fd);
+	bool unmap_first = below(f, 2);
+
+	if (!m->open)
+		return;
+	if ((m->flags & EVQ_FAST) && unmap_first)
+		evq_fast_unmap(&m->fast);
+	close(m->fd);
+	if ((m->flags & EVQ_FAST) && !unmap_first)
+		evq_fast_unmap(&m->fast);
 	m->open = false;
 }
 
@@ -784,6 +799,8 @@ static void mop_create(struct fuzz *f, int i)
 		flags |= EVQ_WAKE_ONE;
 	if (!below(f, 3))
 		flags |= EVQ_BITS;
+	if (!below(f, 3))
+		flags |= EVQ_FAST;
 	/* Bit mode with a maximum is EINVAL: now and then. */
 	has_max = below(f, (flags & EVQ_BITS) ? 8 : 2) == 0;
 	maximum = has_max ? pick_maximum(f, 0) : COUNT_MAX;
@@ -805,7 +822,7 @@ static void mop_create(struct fuzz *f, int i)
 		initval = rnd(f) >> below(f, 64);
 		break;
 	}
-	mclose(m);
+	mclose(f, m);
 	m->first_op = f->op;
 	note(f, i, "create slot %d: %s(initval %#llx, maximum %#llx%s, flags %#x%s)",
 	     i, factory ? "EVQ_IOC_CREATE" : "open+SET_MAXIMUM+SETUP",
@@ -827,6 +844,8 @@ static void mop_create(struct fuzz *f, int i)
 	if ((flags & EVQ_BITS) ?
 	    (flags & EVQ_SEMAPHORE) || max_now != COUNT_MAX :
 	    initval > max_now)
+		want = -EINVAL;
+	if ((flags & EVQ_FAST) && (flags & (EVQ_WAKE_ONE | EVQ_BITS)))
 		want = -EINVAL;
 	if (bad_pad)
 		want = -EINVAL;
@@ -870,6 +889,21 @@ static void mop_create(struct fuzz *f, int i)
 		.open = true, .fd = fd, .count = initval, .maximum = max_now,
 		.flags = flags, .first_op = f->op,
 	};
+	/* The page of a fast counter; the module says ENODEV for any other. */
+	if (flags & EVQ_FAST) {
+		ret = evq_fast_map(fd, &m->fast) ? -errno : 0;
+		if (!expect(f, EVQ, "evq_fast_map", 0, ret)) {
+			close(fd);
+			m->open = false;
+		}
+	} else {
+		void *p = mmap(NULL, EVQ_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, fd, 0);
+
+		ret = p == MAP_FAILED ? -errno : 0;
+		if (!expect(f, EVQ, "mmap", -ENODEV, ret) && !ret)
+			munmap(p, EVQ_PAGE_SIZE);
+	}
 	ret = sys_ret(ioctl(fd, EVQ_IOC_GET_INFO, &info));
 	if (expect(f, EVQ, "GET_INFO after create", 0, ret))
 		m->id = info.id;
@@ -942,6 +976,47 @@ static void mop_read(struct fuzz *f, int i)
 	}
 }
 
+/* What the fast path returns, as a system call would: 8 or -errno. */
+static long fast_ret(int ret)
+{
+	return ret < 0 ? -errno : 8;
+}
+
+/* EVQ_FAST: a signal through the page, as a write(2) in the model. */
+static void mop_fast_signal(struct fuzz *f, int i)
+{
+	struct mslot *m = &f->m[i];
+	uint64_t v = pick_mode_value(f, m);
+
+	note(f, i, "evq_fast_signal(slot %d, %#llx) at count %#llx, maximum %#llx",
+	     i, (unsigned long long)v, (unsigned long long)m->count,
+	     (unsigned long long)m->maximum);
+	expect(f, EVQ, "evq_fast_signal", model_write(m, v),
+	       fast_ret(evq_fast_signal(&m->fast, v)));
+}
+
+/* EVQ_FAST: a take through the page, as a non-blocking read. */
+static void mop_fast_take(struct fuzz *f, int i)
+{
+	struct mslot *m = &f->m[i];
+	uint64_t got = POISON64, v;
+	long ret;
+
+	note(f, i, "evq_fast_take(slot %d) at count %#llx", i,
+	     (unsigned long long)m->count);
+	ret = fast_ret(evq_fast_take(&m->fast, &got));
+	if (!expect(f, EVQ, "evq_fast_take", m->count ? 8 : -EAGAIN, ret) ||
+	    ret != 8)
+		return;
+	v = (m->flags & EVQ_SEMAPHORE) ? 1 : m->count;
+	m->count -= v;
+	if (got != v) {
+		ksft_print_msg("evq: evq_fast_take %#llx, the model says %#llx\n",
+			       (unsigned long long)got, (unsigned long long)v);
+		f->failed = true;
+	}
+}
+
 static void mop_poll(struct fuzz *f, int i)
 {
 	static const char *const kinds[] = { "poll", "epoll", "select" };
@@ -977,6 +1052,18 @@ static void mop_info(struct fuzz *f, int i)
 		return;
 	for (k = 0; k < 4; k++)
 		reserved |= info.reserved[k] != 0;
+	if ((m->flags & EVQ_FAST) &&
+	    (m->fast.page->count != m->count ||
+	     m->fast.page->maximum != m->maximum ||
+	     m->fast.page->flags != m->flags)) {
+		ksft_print_msg("page: count %#llx maximum %#llx flags %#x; the model: %#llx %#llx %#x\n",
+			       (unsigned long long)m->fast.page->count,
+			       (unsigned long long)m->fast.page->maximum,
+			       m->fast.page->flags,
+			       (unsigned long long)m->count,
+			       (unsigned long long)m->maximum, m->flags);
+		f->failed = true;
+	}
 	if (info.count != m->count || info.maximum != m->maximum ||
 	    info.flags != m->flags || info.id != m->id || info.readers ||
 	    info.writers || reserved) {
@@ -1027,11 +1114,17 @@ static void mstep(struct fuzz *f)
 		mop_create(f, i);
 	} else if (r < 5) {
 		note(f, i, "close(slot %d)", i);
-		mclose(&f->m[i]);
+		mclose(f, &f->m[i]);
 	} else if (r < 40) {
-		mop_write(f, i);
+		if ((f->m[i].flags & EVQ_FAST) && below(f, 2))
+			mop_fast_signal(f, i);
+		else
+			mop_write(f, i);
 	} else if (r < 68) {
-		mop_read(f, i);
+		if ((f->m[i].flags & EVQ_FAST) && below(f, 2))
+			mop_fast_take(f, i);
+		else
+			mop_read(f, i);
 	} else if (r < 83) {
 		mop_poll(f, i);
 	} else if (r < 91) {
@@ -1128,7 +1221,7 @@ static bool run_seed(uint64_t seed, long nops, bool legacy, bool is_native,
 	}
 	for (i = 0; i < N_SLOTS; i++) {
 		close_slot(&f.slot[i]);
-		mclose(&f.m[i]);
+		mclose(&f, &f.m[i]);
 	}
 	if (f.factory >= 0)
 		close(f.factory);

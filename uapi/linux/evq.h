@@ -145,8 +145,9 @@ struct evq_info {
 /*
  * The shared page of an EVQ_FAST counter: EVQ_PAGE_SIZE bytes at offset 0
  * of its file, mapped MAP_SHARED (mmap fails with ENODEV on a counter
- * without EVQ_FAST, EINVAL for another length or offset or without
- * MAP_SHARED, EPERM with PROT_EXEC). It stays valid until the last mapping
+ * without EVQ_FAST, EINVAL for a length above EVQ_PAGE_SIZE (mmap(2)
+ * rounds shorter ones up), an offset other than 0 or without MAP_SHARED,
+ * EPERM with PROT_EXEC). It stays valid until the last mapping
  * and the last file reference are gone, in whatever order; fork(2) and
  * SCM_RIGHTS share it with the file; mremap(2) cannot grow it.
  *
@@ -215,9 +216,10 @@ struct evq_page {
  * EVQ_IOC_SETUP: configure a counter made by open(2), before first use.
  *	EBUSY: set up before, or it already holds a non-zero count.
  *	EINVAL: unknown flags, non-zero @pad, EVQ_SEMAPHORE with EVQ_BITS,
- *	EVQ_BITS on a counter given a maximum, or (without EVQ_BITS) @initval
- *	above the maximum (EVQ_COUNT_MAX unless set by EVQ_IOC_SET_MAXIMUM).
- *	EFAULT: bad pointer.
+ *	EVQ_FAST with EVQ_WAKE_ONE or EVQ_BITS, EVQ_BITS on a counter given a
+ *	maximum, or (without EVQ_BITS) @initval above the maximum
+ *	(EVQ_COUNT_MAX unless set by EVQ_IOC_SET_MAXIMUM).
+ *	ENOMEM: no memory for EVQ_FAST's page. EFAULT: bad pointer.
  *
  * EVQ_IOC_GET_INFO: fill a struct evq_info. Consumes nothing and wakes
  *	nobody, so an event loop can look at a counter without racing its
@@ -233,8 +235,9 @@ struct evq_page {
  *	shows it as "anon_inode:[evq]". It keeps the module loaded while it
  *	exists.
  *	EINVAL: unknown flags, non-zero @pad or @reserved, EVQ_SEMAPHORE or
- *	EVQ_MAXIMUM with EVQ_BITS, a maximum of 0 or above EVQ_COUNT_MAX, a
- *	non-zero @maximum without EVQ_MAXIMUM, @initval above the maximum.
+ *	EVQ_MAXIMUM with EVQ_BITS, EVQ_FAST with EVQ_WAKE_ONE or EVQ_BITS,
+ *	a maximum of 0 or above EVQ_COUNT_MAX, a non-zero @maximum without
+ *	EVQ_MAXIMUM, @initval above the maximum.
  *	EMFILE, ENFILE, ENOMEM: as for eventfd(2). EFAULT: bad pointer.
  *
  * EVQ_IOC_SET_MAXIMUM: set the maximum, from 1 to EVQ_COUNT_MAX, at any

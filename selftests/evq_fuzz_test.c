@@ -31,7 +31,8 @@
  * The modes seeds (see "the modes" below) test what native eventfd does
  * not have, a maximum, bit mode, wake-one and the fast path (EVQ_FAST:
  * signals and takes through the mapped page, mixed with the system calls,
- * the page checked against the model), against a model of the counter; each sequential seed N also runs as "modes_ops.seed_N".
+ * the page checked against the model), against a model of the counter;
+ * each sequential seed N also runs as "modes_ops.seed_N".
  *
  * The concurrent mode (see "concurrent mode" below) runs threads on
  * shared counters and checks the invariants that survive concurrency.
@@ -111,8 +112,7 @@ struct mslot {
 	int fd;			/* always O_NONBLOCK */
 	uint64_t count;
 	uint64_t maximum;	/* EVQ_COUNT_MAX in bit mode */
-	uint32_t flags;		/* EVQ_SEMAPHORE, EVQ_WAKE_ONE, EVQ_BITS,
-				 * EVQ_FAST */
+	uint32_t flags;		/* EVQ_SEMAPHORE, WAKE_ONE, BITS, FAST */
 	uint32_t id;		/* from GET_INFO at creation */
 	long first_op;
 	struct evq_fast fast;	/* EVQ_FAST: the page, mapped */

@@ -52,7 +52,7 @@ struct evq_shared {
  *	below marked "wqh.lock"
  * @count: the counter value, or the set bits with EVQ_BITS (wqh.lock;
  *	read without it only in evq_poll()); unused once @shared is set,
- *	always read through evq_count()
+ *	always read through evq_count_locked()
  * @maximum: the largest count a write may reach, EVQ_COUNT_MAX by default
  *	(wqh.lock; read without it only in evq_poll())
  * @flags: the mode flags, EVQ_SEMAPHORE, EVQ_WAKE_ONE, EVQ_BITS, EVQ_FAST
@@ -65,7 +65,8 @@ struct evq_shared {
  * @shared: EVQ_FAST: the page shared with userspace, which holds the
  *	count; NULL otherwise. Set once, under wqh.lock, at setup or creation
  *	(with smp_store_release(), after the page is filled in), freed with
- *	the counter; read locklessly by evq_count(), poll and mmap
+ *	the counter; read locklessly, with smp_load_acquire(), by poll and
+ *	mmap
  * @id: number shown as eventfd-id in fdinfo, unique among live counters;
  *	-1 until first asked for (evq_ctx_id() in evq_main.c), then constant
  *	until the counter is freed; set once with cmpxchg(), no lock
@@ -84,23 +85,23 @@ struct evq_ctx {
 };
 
 /**
- * evq_count() - the count of a counter
- * @ctx: the counter
+ * evq_count_locked() - the count of a counter, under its lock
+ * @ctx: the counter, with @ctx->wqh.lock held
  *
- * Under @ctx->wqh.lock the count can change only through EVQ_FAST's page,
- * which userspace updates without the lock: a caller that acts on the
- * value must compare-and-swap it (see evq_main.c), not store over it.
+ * The count lives in @ctx->count, or in the EVQ_FAST page, which userspace
+ * updates without the lock: a caller that acts on the value must
+ * compare-and-swap it (see evq_main.c), not store over it. @ctx->shared
+ * and @ctx->count are read plainly, as the lock orders them.
  *
  * Return: the count, or the set bits with EVQ_BITS.
  */
-static inline u64 evq_count(const struct evq_ctx *ctx)
+static inline u64 evq_count_locked(const struct evq_ctx *ctx)
 {
-	/* Pairs with the setup's smp_store_release(): a filled-in page. */
-	struct evq_shared *shared = smp_load_acquire(&ctx->shared);
+	lockdep_assert_held(&ctx->wqh.lock);
 
-	if (shared)
-		return atomic64_read(&shared->count);
-	return READ_ONCE(ctx->count);
+	if (ctx->shared)
+		return atomic64_read(&ctx->shared->count);
+	return ctx->count;
 }
 
 /**

@@ -286,7 +286,7 @@ bool evq_signal(struct evq_ctx *ctx, u64 n)
 
 	spin_lock_irqsave(&ctx->wqh.lock, flags);
 	shared = ctx->shared;
-	old = evq_count(ctx);
+	old = evq_count_locked(ctx);
 	for (;;) {
 		count = evq_signal_sum(ctx, old, n);
 		if (!shared) {

@@ -88,7 +88,7 @@ static DEFINE_IDA(evq_ida);
  *
  * Userspace may write anything into the page at any time. Any count is
  * taken as the count; a compare-and-swap that loses a race is redone
- * after dropping the lock and checking for signals (evq_fast_backoff()),
+ * after dropping the lock and checking for signals (evq_unlock_backoff()),
  * so a thread that rewrites the page in a loop can only slow down the
  * users of its own counter, which stay interruptible.
  */
@@ -102,11 +102,15 @@ static void evq_arm(struct evq_shared *shared, u32 bits)
 }
 
 /*
- * A compare-and-swap on a fast counter's page lost to userspace: called
- * without the lock, before the operation starts over.
+ * A compare-and-swap on a fast counter's page lost to userspace: drop the
+ * lock, and let a signal or the scheduler in before the operation starts
+ * over.
  */
-static int evq_fast_backoff(void)
+static int evq_unlock_backoff(struct evq_ctx *ctx)
+	__releases(&ctx->wqh.lock)
 {
+	lockdep_assert_held(&ctx->wqh.lock);
+	spin_unlock_irq(&ctx->wqh.lock);
 	if (signal_pending(current))
 		return -ERESTARTSYS;
 	cond_resched();
@@ -528,12 +532,10 @@ out_unlock:
 	return ret ? ret : sizeof(ucnt);
 
 out_contended:
-	/* A fast counter's count moved under us: start over. */
-	spin_unlock_irq(&ctx->wqh.lock);
-	ret = evq_fast_backoff();
-	if (ret)
-		return ret;
-	goto retry;
+	ret = evq_unlock_backoff(ctx);
+	if (!ret)
+		goto retry;
+	return ret;
 
 out_pass_on:
 	/*
@@ -624,12 +626,10 @@ out_unlock:
 	return ret ? ret : sizeof(ucnt);
 
 out_contended:
-	/* A fast counter's count moved under us: start over. */
-	spin_unlock_irq(&ctx->wqh.lock);
-	ret = evq_fast_backoff();
-	if (ret)
-		return ret;
-	goto retry;
+	ret = evq_unlock_backoff(ctx);
+	if (!ret)
+		goto retry;
+	return ret;
 }
 
 /*
@@ -981,6 +981,7 @@ err_put_ctx:
 static long evq_ioctl_set_maximum(struct evq_ctx *ctx, const u64 __user *uarg)
 {
 	u64 maximum;
+	bool raised;
 	long ret = 0;
 
 	if (get_user(maximum, uarg))
@@ -993,16 +994,15 @@ static long evq_ioctl_set_maximum(struct evq_ctx *ctx, const u64 __user *uarg)
 		ret = -EINVAL;
 		goto out_unlock;
 	}
-	if (ctx->shared)
+	raised = maximum > ctx->maximum;
+	WRITE_ONCE(ctx->maximum, maximum);
+	if (ctx->shared) {
 		WRITE_ONCE(ctx->shared->maximum, maximum);
-	if (maximum > ctx->maximum) {
-		WRITE_ONCE(ctx->maximum, maximum);
-		if (ctx->shared)
+		if (raised)
 			evq_disarm(ctx->shared, EVQ_ARMED_OUT);
-		evq_wake_locked(ctx, EPOLLOUT);
-	} else {
-		WRITE_ONCE(ctx->maximum, maximum);
 	}
+	if (raised)
+		evq_wake_locked(ctx, EPOLLOUT);
 
 out_unlock:
 	spin_unlock_irq(&ctx->wqh.lock);

@@ -75,19 +75,15 @@
 #include <linux/evq.h>
 
 #include "evq.h"
+#include "evq_ksft_common.h"
 #include "evq_masks.h"
 #include "kselftest_harness.h"
 
-/* The largest count a write can reach: ULLONG_MAX - 1, as for eventfd. */
-#define COUNT_MAX	0xfffffffffffffffeULL
-
-/* Time for a thread to reach its blocking call before we look at it. */
-#define SETTLE_MS	200
-/* How long something that should happen may take before it is a hang. */
-#define WAIT_MS		10000
-
-/* Output buffers are filled with this first, so stale data shows. */
-#define POISON		0xa5a5a5a5a5a5a5a5ULL
+/*
+ * From evq_ksft_common.h: COUNT_MAX, SETTLE_MS, WAIT_MS, POISON,
+ * ret_or_errno(), errstr(), write_u64(), read_u64(), now_ms(), send_fd()
+ * and recv_fd().
+ */
 
 /* ---- the running kernel ------------------------------------------------ */
 
@@ -189,69 +185,7 @@ static inline const char *evq_device(void)
 	return path && *path ? path : EVQ_DEVICE_PATH;
 }
 
-/* ---- system calls that return a value or -errno ------------------------- */
-
-/**
- * ret_or_errno() - a system call's result as a value or -errno
- * @ret: what the call returned
- *
- * Return: @ret, or -errno if @ret is negative.
- */
-static inline long ret_or_errno(long ret)
-{
-	return ret < 0 ? -errno : ret;
-}
-
-/**
- * errstr() - a value-or-errno result, for a message
- * @ret: a result of ret_or_errno()
- *
- * Return: strerror() of -@ret if negative, else "no error".
- */
-static inline const char *errstr(long ret)
-{
-	return ret < 0 ? strerror((int)-ret) : "no error";
-}
-
-/**
- * write_u64() - write(2) one 8-byte value
- * @fd: the counter
- * @value: the value
- *
- * Return: bytes written or -errno.
- */
-static inline long write_u64(int fd, uint64_t value)
-{
-	return ret_or_errno(write(fd, &value, sizeof(value)));
-}
-
-/**
- * read_u64() - read(2) one 8-byte value
- * @fd: the counter
- * @value: where the value goes; POISON first, so that stale data shows
- *
- * Return: bytes read or -errno.
- */
-static inline long read_u64(int fd, uint64_t *value)
-{
-	*value = POISON;
-	return ret_or_errno(read(fd, value, sizeof(*value)));
-}
-
 /* ---- time ---------------------------------------------------------------- */
-
-/**
- * now_ms() - CLOCK_MONOTONIC in milliseconds
- *
- * Return: the time.
- */
-static inline int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /**
  * sleep_ms() - sleep, through signals, for @ms milliseconds

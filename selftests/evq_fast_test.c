@@ -200,90 +200,12 @@ static void spin_for(unsigned int n)
 		atomic_signal_fence(memory_order_seq_cst);
 }
 
-/* SIGUSR1 interrupts a blocked call (no SA_RESTART) and does nothing else. */
-static void on_sigusr1(int sig)
+/* BG_FN: evq_fast_signal() of @b->val on the page @b->arg. */
+static long bg_fast_signal(struct bg_call *b)
 {
-	(void)sig;
-}
+	int r = evq_fast_signal(b->arg, b->val);
 
-static int install_sigusr1(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sigusr1;
-	sigemptyset(&sa.sa_mask);
-	return sigaction(SIGUSR1, &sa, NULL);
-}
-
-/* ---- one blocking call on a thread of its own ----------------------------- */
-
-enum bg_kind { BG_READ, BG_WRITE, BG_FAST_SIGNAL, BG_POLL };
-
-struct bg {
-	pthread_t th;
-	enum bg_kind kind;
-	int fd;
-	struct evq_fast fast;	/* BG_FAST_SIGNAL */
-	uint64_t val;		/* written, or read; BG_POLL: revents */
-	long ret;		/* the call's return, or -errno */
-	atomic_bool done;
-	bool started;
-};
-
-static void *bg_main(void *arg)
-{
-	struct bg *b = arg;
-	struct pollfd p = { .fd = b->fd, .events = POLLIN };
-	int r;
-
-	switch (b->kind) {
-	case BG_READ:
-		b->ret = read_u64(b->fd, &b->val);
-		break;
-	case BG_WRITE:
-		b->ret = write_u64(b->fd, b->val);
-		break;
-	case BG_FAST_SIGNAL:
-		r = evq_fast_signal(&b->fast, b->val);
-		b->ret = r < 0 ? -errno : r;
-		break;
-	case BG_POLL:
-		b->ret = ret_or_errno(poll(&p, 1, WAIT_MS));
-		b->val = (uint64_t)p.revents;
-		break;
-	}
-	atomic_store(&b->done, true);
-	return NULL;
-}
-
-static int bg_start(struct bg *b, enum bg_kind kind, int fd, uint64_t val)
-{
-	b->kind = kind;
-	b->fd = fd;
-	b->val = val;
-	b->ret = -EINPROGRESS;
-	atomic_store(&b->done, false);
-	if (install_sigusr1() || pthread_create(&b->th, NULL, bg_main, b))
-		return -1;
-	b->started = true;
-	return 0;
-}
-
-static bool bg_wait(struct bg *b, int ms)
-{
-	return done_within(&b->done, ms);
-}
-
-/* Join @b, interrupting it with SIGUSR1 until it returns (WAIT_MS at most). */
-static bool bg_finish(struct bg *b)
-{
-	if (!b->started)
-		return true;
-	if (!kick_and_join(b->th, &b->done, now_ms() + WAIT_MS))
-		return false;
-	b->started = false;
-	return true;
+	return r < 0 ? -errno : r;
 }
 
 /* ---- fixture "fast": both ways of making a counter ------------------------ */
@@ -295,7 +217,8 @@ FIXTURE(fast) {
 	struct evq_fast fast;	/* its page, mapped */
 	int fds[MAX_FDS];	/* more descriptors, closed at teardown */
 	int nfds;
-	struct bg bg;		/* a blocked call, joined at teardown */
+	struct bg_call bg;	/* a blocked call, joined at teardown */
+	struct evq_fast bg_fast; /* the page bg signals through, if it does */
 };
 
 FIXTURE_VARIANT(fast) {
@@ -349,6 +272,7 @@ FIXTURE_SETUP(fast)
 {
 	self->nfds = 0;
 	memset(&self->bg, 0, sizeof(self->bg));
+	ASSERT_EQ(0, sigusr1_interrupts(sigusr1_ignore));
 	self->fd = NEW_FAST(0, EVQ_COUNT_MAX, 0, false, &self->fast);
 }
 
@@ -657,52 +581,6 @@ TEST_F(fast, fork_shares_the_page)
 	EXPECT_EQ(8ULL, v);
 }
 
-static int send_fd(int sock, int fd)
-{
-	char data = 'x';
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-	memset(&u, 0, sizeof(u));
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
-}
-
-static int recv_fd(int sock)
-{
-	char data;
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *c;
-	int fd;
-
-	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
-		return -1;
-	c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
-}
-
 TEST_F(fast, scm_rights_receiver_maps_the_same_page)
 {
 	int sv[2], status;
@@ -872,8 +750,10 @@ TEST_F(fast, signal_past_maximum_falls_back_to_write)
 
 	NEW_FAST(0, 10, 0, false, &bl);
 	ASSERT_EQ(0, evq_fast_signal(&bl, 8));
-	self->bg.fast = bl;
-	ASSERT_EQ(0, bg_start(&self->bg, BG_FAST_SIGNAL, bl.fd, 5));
+	self->bg_fast = bl;
+	self->bg.fn = bg_fast_signal;
+	self->bg.arg = &self->bg_fast;
+	ASSERT_EQ(0, bg_start(&self->bg, BG_FN, bl.fd, 5));
 	ASSERT_TRUE(evq_wait_blocked(bl.fd, 0, 1))
 		TH_LOG("the signal past the maximum did not block in write(2)");
 	EXPECT_EQ(EVQ_ARMED_OUT, pg_armed(bl.page) & EVQ_ARMED_OUT)
@@ -1372,7 +1252,7 @@ FIXTURE_SETUP(race)
 	self->ring = false;
 	r->kind = variant->kind;
 	r->ep = -1;
-	ASSERT_EQ(0, install_sigusr1());
+	ASSERT_EQ(0, sigusr1_interrupts(sigusr1_ignore));
 	r->fd = evq_mode_counter(true, 0, EVQ_COUNT_MAX, EVQ_FAST, false);
 	ASSERT_LE(0, r->fd) TH_LOG("EVQ_FAST counter: %s", errstr(r->fd));
 	ASSERT_EQ(0, evq_fast_map(r->fd, &r->fast)) TH_LOG("%s", strerror(errno));
@@ -1514,6 +1394,7 @@ FIXTURE(stress) {
 FIXTURE_SETUP(stress)
 {
 	self->unused = 0;
+	ASSERT_EQ(0, sigusr1_interrupts(sigusr1_ignore));
 }
 
 FIXTURE_TEARDOWN(stress)
@@ -1558,7 +1439,7 @@ TEST_F(stress, poller_queued_before_fast_setup_is_woken)
 {
 	struct evq_setup s = { .flags = EVQ_FAST };
 	struct evq_fast f;
-	struct bg b;
+	struct bg_call b;
 	int fd = open("/dev/evq", O_RDWR | O_CLOEXEC);
 
 	ASSERT_LE(0, fd);
@@ -1575,7 +1456,7 @@ TEST_F(stress, poller_queued_before_fast_setup_is_woken)
 	EXPECT_EQ(1, evq_fast_signal(&f, 1));
 	EXPECT_TRUE(bg_wait(&b, WAIT_MS)) TH_LOG("the poller was not woken");
 	EXPECT_EQ(1, b.ret);
-	EXPECT_EQ((uint64_t)POLLIN, b.val);
+	EXPECT_EQ((uint32_t)POLLIN, b.events);
 	EXPECT_TRUE(bg_finish(&b));
 	evq_fast_unmap(&f);
 	close(fd);
@@ -1679,7 +1560,6 @@ TEST_F_TIMEOUT(stress, many_producers_many_consumers_add_up, 60)
 
 	memset(prod, 0, sizeof(prod));
 	memset(cons, 0, sizeof(cons));
-	ASSERT_EQ(0, install_sigusr1());
 	fd = evq_mode_counter(true, 0, EVQ_COUNT_MAX, EVQ_FAST, false);
 	ASSERT_LE(0, fd) TH_LOG("%s", errstr(fd));
 	ASSERT_EQ(0, evq_fast_map(fd, &fast));
@@ -1915,13 +1795,12 @@ TEST_F_TIMEOUT(stress, scribbled_page_harms_nobody, 60)
 	struct evq_fast fast, other;
 	struct evq_page *p;
 	struct evq_info info;
-	struct bg b;
+	struct bg_call b;
 	int fd, ofd, plain, i, stuck = 0;
 	int64_t end;
 	uint64_t v;
 	long ret;
 
-	ASSERT_EQ(0, install_sigusr1());
 	fd = evq_mode_counter(true, 0, EVQ_COUNT_MAX, EVQ_FAST, false);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, evq_fast_map(fd, &fast));

@@ -2,7 +2,8 @@
 /*
  * What evq_uring_test.c, evq_kapi_test.c, evq_info_test.c and the other
  * test programs share: the constants of the counter and of the timing
- * rules, and small helpers. (evq_counter.h keeps its own copies.)
+ * rules, and small helpers. evq_counter.h, the differential suite's
+ * fixture, builds on it too.
  *
  * Timing: nothing passes or fails on how long something took. "Still
  * pending" is looked at after SETTLE_MS and can only miss a bug on a slow
@@ -24,6 +25,8 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -246,6 +249,155 @@ static inline long proc_long(const char *path, const char *fmt)
 			break;
 	fclose(f);
 	return val;
+}
+
+/* Send @fd over the Unix socket @sock (SCM_RIGHTS): 0 or -errno. */
+static inline int send_fd(int sock, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char byte = 'x';
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+}
+
+/* A descriptor received over @sock (SCM_RIGHTS, O_CLOEXEC), or -errno. */
+static inline int recv_fd(int sock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		return -errno;
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+		return -EPROTO;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/*
+ * Make SIGUSR1 interrupt, not restart, a blocked call (no SA_RESTART), and
+ * run @handler. 0 or -1 with errno.
+ */
+static inline int sigusr1_interrupts(void (*handler)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* A SIGUSR1 handler for sigusr1_interrupts() that does nothing else. */
+static inline void sigusr1_ignore(int sig)
+{
+	(void)sig;
+}
+
+/* ---- one blocking call on a thread of its own ---------------------------- */
+
+enum bg_kind { BG_READ, BG_WRITE, BG_POLL, BG_EPOLL, BG_FN };
+
+/*
+ * Zeroed before bg_start(); SIGUSR1 must interrupt the call (see
+ * sigusr1_interrupts()), for bg_finish() uses it.
+ */
+struct bg_call {
+	pthread_t th;
+	enum bg_kind kind;
+	int fd;			/* the counter, or the epoll fd for BG_EPOLL */
+	uint64_t val;		/* what BG_WRITE writes, what BG_READ read */
+	uint64_t *buf;		/* BG_READ's buffer (&val unless set) */
+	long (*fn)(struct bg_call *b);	/* BG_FN: the call */
+	void *arg;		/* BG_FN: its argument */
+	long ret;		/* the call's return, or -errno */
+	uint32_t events;	/* BG_EPOLL/BG_POLL: what was reported */
+	atomic_bool done;
+	bool started;
+};
+
+static inline void *bg_main(void *arg)
+{
+	struct bg_call *b = arg;
+	struct epoll_event ev = { 0 };
+	struct pollfd p = { .fd = b->fd, .events = POLLIN };
+
+	switch (b->kind) {
+	case BG_READ:
+		b->ret = ret_or_errno(read(b->fd, b->buf, sizeof(uint64_t)));
+		break;
+	case BG_WRITE:
+		b->ret = write_u64(b->fd, b->val);
+		break;
+	case BG_POLL:
+		b->ret = ret_or_errno(poll(&p, 1, WAIT_MS));
+		b->events = (uint32_t)p.revents;
+		break;
+	case BG_EPOLL:
+		b->ret = ret_or_errno(epoll_wait(b->fd, &ev, 1, WAIT_MS));
+		b->events = ev.events;
+		break;
+	case BG_FN:
+		b->ret = b->fn(b);
+		break;
+	}
+	atomic_store(&b->done, true);
+	return NULL;
+}
+
+/* Start @kind on @fd (@val for BG_WRITE and BG_FN) on a new thread. */
+static inline int bg_start(struct bg_call *b, enum bg_kind kind, int fd,
+			   uint64_t val)
+{
+	b->kind = kind;
+	b->fd = fd;
+	b->val = kind == BG_READ ? POISON : val;
+	if (!b->buf)
+		b->buf = &b->val;
+	b->ret = -EINPROGRESS;
+	atomic_store(&b->done, false);
+	if (pthread_create(&b->th, NULL, bg_main, b))
+		return -1;
+	b->started = true;
+	return 0;
+}
+
+static inline bool bg_wait(struct bg_call *b, int ms)
+{
+	return done_within(&b->done, ms);
+}
+
+/*
+ * Join @b, interrupting it with SIGUSR1 until it returns (WAIT_MS at
+ * most). False if it never did: it is left behind, the test process
+ * exits with it.
+ */
+static inline bool bg_finish(struct bg_call *b)
+{
+	if (!b->started)
+		return true;
+	if (!kick_and_join(b->th, &b->done, now_ms() + WAIT_MS))
+		return false;
+	b->started = false;
+	return true;
 }
 
 #endif /* EVQ_KSFT_COMMON_H */

@@ -201,7 +201,7 @@ static uint64_t count_of(int fd)
 
 /* ---- threads that block -------------------------------------------------- */
 
-/* SIGUSR1 interrupts a blocked syscall (no SA_RESTART). */
+/* SIGUSR1 interrupts a blocked call and tells a racer it came. */
 struct racer;
 static _Thread_local struct racer *racer_self;
 static void racer_signalled(struct racer *r);
@@ -213,93 +213,8 @@ static void on_sigusr1(int sig)
 		racer_signalled(racer_self);
 }
 
-static int install_sigusr1(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sigusr1;
-	sigemptyset(&sa.sa_mask);
-	return sigaction(SIGUSR1, &sa, NULL);
-}
-
-enum op_kind { OP_READ, OP_WRITE, OP_EPOLL, OP_POLL };
-
-/* One blocking call on a thread of its own. */
-struct op {
-	pthread_t th;
-	enum op_kind kind;
-	int fd;			/* the counter, or the epoll fd for OP_EPOLL */
-	uint64_t val;		/* what OP_WRITE writes, what OP_READ read */
-	uint64_t *buf;		/* OP_READ's buffer (&val unless set) */
-	long ret;		/* the call's return, or -errno */
-	uint32_t events;	/* OP_EPOLL/OP_POLL: what was reported */
-	atomic_bool done;
-	bool started;
-};
-
-static void *op_main(void *arg)
-{
-	struct op *op = arg;
-	struct epoll_event ev = { 0 };
-	struct pollfd p = { .fd = op->fd, .events = POLLIN };
-
-	switch (op->kind) {
-	case OP_READ:
-		op->ret = ret_or_errno(read(op->fd, op->buf, sizeof(uint64_t)));
-		break;
-	case OP_WRITE:
-		op->ret = write_u64(op->fd, op->val);
-		break;
-	case OP_EPOLL:
-		op->ret = ret_or_errno(epoll_wait(op->fd, &ev, 1, WAIT_MS));
-		op->events = ev.events;
-		break;
-	case OP_POLL:
-		op->ret = ret_or_errno(poll(&p, 1, WAIT_MS));
-		op->events = p.revents;
-		break;
-	}
-	atomic_store(&op->done, true);
-	return NULL;
-}
-
-static int op_start(struct op *op, enum op_kind kind, int fd, uint64_t val)
-{
-	op->kind = kind;
-	op->fd = fd;
-	op->val = kind == OP_READ ? POISON : val;
-	if (!op->buf)
-		op->buf = &op->val;
-	op->ret = -EINPROGRESS;
-	atomic_store(&op->done, false);
-	if (pthread_create(&op->th, NULL, op_main, op))
-		return -1;
-	op->started = true;
-	return 0;
-}
-
-static bool op_wait(struct op *op, int ms)
-{
-	return done_within(&op->done, ms);
-}
-
-/*
- * Join @op, interrupting it with SIGUSR1 until it returns (WAIT_MS at
- * most). False if it never did: it is left behind, the test process
- * exits with it.
- */
-static bool op_finish(struct op *op)
-{
-	if (!op->started)
-		return true;
-	if (!kick_and_join(op->th, &op->done, now_ms() + WAIT_MS))
-		return false;
-	op->started = false;
-	return true;
-}
-
-static int ops_done(struct op *ops, int n)
+/* How many of the @n calls in @ops returned. */
+static int ops_done(struct bg_call *ops, int n)
 {
 	int i, done = 0;
 
@@ -388,7 +303,7 @@ static void open_mode(struct __test_metadata *_metadata, int *dev, int *fd,
 				 factory ? "EVQ_IOC_CREATE" : "SETUP",
 				 flags, (unsigned long long)maximum,
 				 errstr(*fd));
-	ASSERT_EQ(0, install_sigusr1());
+	ASSERT_EQ(0, sigusr1_interrupts(on_sigusr1));
 }
 
 static void close_mode(int dev, int fd)
@@ -454,29 +369,29 @@ TEST_F(mode, write_then_read_returns_value)
 
 TEST_F(mode, blocking_read_woken_by_write)
 {
-	struct op op = { 0 };
+	struct bg_call op = { 0 };
 
-	ASSERT_EQ(0, op_start(&op, OP_READ, self->fd, 0));
+	ASSERT_EQ(0, bg_start(&op, BG_READ, self->fd, 0));
 	EXPECT_EQ(1, wait_waiters(self->fd, false, 1));
 	sleep_ms(SETTLE_MS);
 	EXPECT_FALSE(atomic_load(&op.done)) TH_LOG("read returned %ld at 0",
 						   op.ret);
 	EXPECT_EQ(8, write_u64(self->fd, 1));
-	EXPECT_TRUE(op_wait(&op, WAIT_MS)) TH_LOG("write did not wake reader");
-	ASSERT_TRUE(op_finish(&op));
+	EXPECT_TRUE(bg_wait(&op, WAIT_MS)) TH_LOG("write did not wake reader");
+	ASSERT_TRUE(bg_finish(&op));
 	EXPECT_EQ(8, op.ret) TH_LOG("read: %s", errstr(op.ret));
 	EXPECT_EQ(1ULL, op.val);
 }
 
 TEST_F(mode, signal_interrupts_blocked_read_with_eintr)
 {
-	struct op op = { 0 };
+	struct bg_call op = { 0 };
 
-	ASSERT_EQ(0, op_start(&op, OP_READ, self->fd, 0));
+	ASSERT_EQ(0, bg_start(&op, BG_READ, self->fd, 0));
 	EXPECT_EQ(1, wait_waiters(self->fd, false, 1));
 	pthread_kill(op.th, SIGUSR1);
-	EXPECT_TRUE(op_wait(&op, WAIT_MS)) TH_LOG("signal did not interrupt");
-	ASSERT_TRUE(op_finish(&op));
+	EXPECT_TRUE(bg_wait(&op, WAIT_MS)) TH_LOG("signal did not interrupt");
+	ASSERT_TRUE(bg_finish(&op));
 	EXPECT_EQ(-EINTR, op.ret) TH_LOG("read: %s", errstr(op.ret));
 	EXPECT_EQ(0, wait_waiters(self->fd, false, 0));
 	EXPECT_EQ(0ULL, count_of(self->fd));
@@ -513,15 +428,15 @@ TEST_F(mode, epoll_edge_triggered_reports_each_write)
 
 TEST_F(mode, poll_reports_in_after_write_and_wakes_poller)
 {
-	struct op op = { 0 };
+	struct bg_call op = { 0 };
 
 	EXPECT_EQ(POLLOUT, poll_now(self->fd));
-	ASSERT_EQ(0, op_start(&op, OP_POLL, self->fd, 0));
+	ASSERT_EQ(0, bg_start(&op, BG_POLL, self->fd, 0));
 	sleep_ms(SETTLE_MS);
 	EXPECT_FALSE(atomic_load(&op.done));
 	ASSERT_EQ(8, write_u64(self->fd, 1));
-	EXPECT_TRUE(op_wait(&op, WAIT_MS)) TH_LOG("poller not woken");
-	ASSERT_TRUE(op_finish(&op));
+	EXPECT_TRUE(bg_wait(&op, WAIT_MS)) TH_LOG("poller not woken");
+	ASSERT_TRUE(bg_finish(&op));
 	EXPECT_EQ(1, op.ret);
 	EXPECT_EQ(POLLIN, op.events);
 	EXPECT_EQ(POLLIN | POLLOUT, poll_now(self->fd));
@@ -630,19 +545,19 @@ TEST_F(maximum, nonblocking_write_past_maximum_fails_eagain)
 
 TEST_F(maximum, blocking_write_past_maximum_waits_for_read)
 {
-	struct op op = { 0 };
+	struct bg_call op = { 0 };
 	uint64_t v;
 
 	ASSERT_EQ(8, write_u64(self->fd, 2));
-	ASSERT_EQ(0, op_start(&op, OP_WRITE, self->fd, 2));
+	ASSERT_EQ(0, bg_start(&op, BG_WRITE, self->fd, 2));
 	EXPECT_EQ(1, wait_waiters(self->fd, true, 1));
 	sleep_ms(SETTLE_MS);
 	EXPECT_FALSE(atomic_load(&op.done)) TH_LOG("write of 2 at 2 of %d: %ld",
 						   MAX, op.ret);
 	ASSERT_EQ(8, read_u64(self->fd, &v));
 	EXPECT_EQ(2ULL, v);
-	EXPECT_TRUE(op_wait(&op, WAIT_MS)) TH_LOG("read did not wake writer");
-	ASSERT_TRUE(op_finish(&op));
+	EXPECT_TRUE(bg_wait(&op, WAIT_MS)) TH_LOG("read did not wake writer");
+	ASSERT_TRUE(bg_finish(&op));
 	EXPECT_EQ(8, op.ret) TH_LOG("write: %s", errstr(op.ret));
 	EXPECT_EQ(2ULL, count_of(self->fd));
 }
@@ -675,22 +590,22 @@ TEST_F(maximum, epollout_iff_count_below_maximum)
 
 TEST_F(maximum, raising_maximum_wakes_writer_and_epollout_waiter)
 {
-	struct op w = { 0 }, e = { 0 };
+	struct bg_call w = { 0 }, e = { 0 };
 	int ep = epoll_on(self->fd, EPOLLOUT);
 
 	ASSERT_LE(0, ep);
 	ASSERT_EQ(8, write_u64(self->fd, MAX));
-	ASSERT_EQ(0, op_start(&w, OP_WRITE, self->fd, 1));
-	ASSERT_EQ(0, op_start(&e, OP_EPOLL, ep, 0));
+	ASSERT_EQ(0, bg_start(&w, BG_WRITE, self->fd, 1));
+	ASSERT_EQ(0, bg_start(&e, BG_EPOLL, ep, 0));
 	EXPECT_EQ(1, wait_waiters(self->fd, true, 1));
 	sleep_ms(SETTLE_MS);
 	EXPECT_FALSE(atomic_load(&w.done)) TH_LOG("writer at the maximum");
 	EXPECT_FALSE(atomic_load(&e.done)) TH_LOG("EPOLLOUT at the maximum");
 	EXPECT_EQ(0, set_maximum(self->fd, MAX + 2));
-	EXPECT_TRUE(op_wait(&w, WAIT_MS)) TH_LOG("writer not woken");
-	EXPECT_TRUE(op_wait(&e, WAIT_MS)) TH_LOG("epoll waiter not woken");
-	ASSERT_TRUE(op_finish(&w));
-	ASSERT_TRUE(op_finish(&e));
+	EXPECT_TRUE(bg_wait(&w, WAIT_MS)) TH_LOG("writer not woken");
+	EXPECT_TRUE(bg_wait(&e, WAIT_MS)) TH_LOG("epoll waiter not woken");
+	ASSERT_TRUE(bg_finish(&w));
+	ASSERT_TRUE(bg_finish(&e));
 	EXPECT_EQ(8, w.ret) TH_LOG("write: %s", errstr(w.ret));
 	EXPECT_EQ(1, e.ret) TH_LOG("epoll_wait: %s", errstr(e.ret));
 	EXPECT_EQ(EPOLLOUT, e.events);
@@ -700,7 +615,7 @@ TEST_F(maximum, raising_maximum_wakes_writer_and_epollout_waiter)
 
 TEST_F(maximum, lowering_below_count_keeps_reads_and_stops_writes)
 {
-	struct op w = { 0 };
+	struct bg_call w = { 0 };
 	uint64_t v;
 	int sem;
 
@@ -720,14 +635,14 @@ TEST_F(maximum, lowering_below_count_keeps_reads_and_stops_writes)
 	sem = make_counter(self->dev, variant->factory, EVQ_SEMAPHORE, 0, MAX);
 	ASSERT_LE(0, sem) TH_LOG("semaphore counter: %s", errstr(sem));
 	ASSERT_EQ(0, set_maximum(sem, 1));
-	ASSERT_EQ(0, op_start(&w, OP_WRITE, sem, 0));
+	ASSERT_EQ(0, bg_start(&w, BG_WRITE, sem, 0));
 	EXPECT_EQ(1, wait_waiters(sem, true, 1));
 	ASSERT_EQ(8, read_u64(sem, &v));
 	sleep_ms(SETTLE_MS);
 	EXPECT_FALSE(atomic_load(&w.done)) TH_LOG("write of 0 at 2, max 1");
 	ASSERT_EQ(8, read_u64(sem, &v));
-	EXPECT_TRUE(op_wait(&w, WAIT_MS)) TH_LOG("write of 0 at 1, max 1");
-	ASSERT_TRUE(op_finish(&w));
+	EXPECT_TRUE(bg_wait(&w, WAIT_MS)) TH_LOG("write of 0 at 1, max 1");
+	ASSERT_TRUE(bg_finish(&w));
 	EXPECT_EQ(8, w.ret) TH_LOG("write: %s", errstr(w.ret));
 	EXPECT_EQ(1ULL, count_of(sem));
 	close(sem);
@@ -821,11 +736,11 @@ FIXTURE_TEARDOWN(wake_one)
 static void write_completes_exactly(struct __test_metadata *_metadata,
 				    int fd, uint64_t n, int served)
 {
-	struct op ops[NR_READERS] = { 0 };
+	struct bg_call ops[NR_READERS] = { 0 };
 	int i, done, bad;
 
 	for (i = 0; i < NR_READERS; i++)
-		ASSERT_EQ(0, op_start(&ops[i], OP_READ, fd, 0));
+		ASSERT_EQ(0, bg_start(&ops[i], BG_READ, fd, 0));
 	EXPECT_EQ(NR_READERS, wait_waiters(fd, false, NR_READERS));
 	ASSERT_EQ(8, write_u64(fd, n));
 	for (i = 0; i < WAIT_MS && ops_done(ops, NR_READERS) < served; i++)
@@ -847,7 +762,7 @@ static void write_completes_exactly(struct __test_metadata *_metadata,
 	for (i = 0; i < NR_READERS - done; i++)
 		EXPECT_EQ(8, write_u64(fd, 1));
 	for (i = 0; i < NR_READERS; i++)
-		EXPECT_TRUE(op_finish(&ops[i]));
+		EXPECT_TRUE(bg_finish(&ops[i]));
 }
 
 TEST_F(wake_one, write_of_one_completes_exactly_one_read)
@@ -873,7 +788,7 @@ TEST_F(wake_one, semaphore_write_of_k_completes_exactly_k_reads)
 
 TEST_F(wake_one, every_poller_woken_by_every_write)
 {
-	struct op ops[4] = { 0 };
+	struct bg_call ops[4] = { 0 };
 	int ep[2], i;
 	uint64_t v;
 
@@ -883,17 +798,17 @@ TEST_F(wake_one, every_poller_woken_by_every_write)
 	}
 	for (int round = 0; round < 2; round++) {
 		for (i = 0; i < 2; i++) {
-			ASSERT_EQ(0, op_start(&ops[i], OP_EPOLL, ep[i], 0));
-			ASSERT_EQ(0, op_start(&ops[2 + i], OP_POLL, self->fd, 0));
+			ASSERT_EQ(0, bg_start(&ops[i], BG_EPOLL, ep[i], 0));
+			ASSERT_EQ(0, bg_start(&ops[2 + i], BG_POLL, self->fd, 0));
 		}
 		sleep_ms(SETTLE_MS);
 		EXPECT_EQ(0, ops_done(ops, 4)) TH_LOG("a poller woke at 0");
 		ASSERT_EQ(8, write_u64(self->fd, 1));
 		for (i = 0; i < 4; i++) {
-			EXPECT_TRUE(op_wait(&ops[i], WAIT_MS))
+			EXPECT_TRUE(bg_wait(&ops[i], WAIT_MS))
 				TH_LOG("round %d: %s waiter %d not woken",
 				       round, i < 2 ? "epoll" : "poll", i % 2);
-			ASSERT_TRUE(op_finish(&ops[i]));
+			ASSERT_TRUE(bg_finish(&ops[i]));
 			EXPECT_EQ(1, ops[i].ret);
 			EXPECT_EQ(POLLIN, ops[i].events & POLLIN);
 		}
@@ -911,21 +826,21 @@ TEST_F(wake_one, every_poller_woken_by_every_write)
  */
 TEST_F(wake_one, efault_reader_passes_wakeup_to_next_reader)
 {
-	struct op a = { 0 }, b = { 0 };
+	struct bg_call a = { 0 }, b = { 0 };
 
 	a.buf = unmapped_page();
 	ASSERT_NE(NULL, a.buf);
-	ASSERT_EQ(0, op_start(&b, OP_READ, self->fd, 0));
+	ASSERT_EQ(0, bg_start(&b, BG_READ, self->fd, 0));
 	ASSERT_EQ(1, wait_waiters(self->fd, false, 1));
-	ASSERT_EQ(0, op_start(&a, OP_READ, self->fd, 0));
+	ASSERT_EQ(0, bg_start(&a, BG_READ, self->fd, 0));
 	ASSERT_EQ(2, wait_waiters(self->fd, false, 2));
 	ASSERT_EQ(8, write_u64(self->fd, 1));
-	EXPECT_TRUE(op_wait(&a, WAIT_MS)) TH_LOG("the first reader not woken");
-	EXPECT_TRUE(op_wait(&b, RACE_LOST_MS))
+	EXPECT_TRUE(bg_wait(&a, WAIT_MS)) TH_LOG("the first reader not woken");
+	EXPECT_TRUE(bg_wait(&b, RACE_LOST_MS))
 		TH_LOG("lost wake-up: the second reader still blocked, count %llu",
 		       (unsigned long long)count_of(self->fd));
-	ASSERT_TRUE(op_finish(&a));
-	ASSERT_TRUE(op_finish(&b));
+	ASSERT_TRUE(bg_finish(&a));
+	ASSERT_TRUE(bg_finish(&b));
 	EXPECT_EQ(-EFAULT, a.ret) TH_LOG("bad buffer: %s", errstr(a.ret));
 	EXPECT_EQ(8, b.ret) TH_LOG("good buffer: %s", errstr(b.ret));
 	EXPECT_EQ(1ULL, b.val);
@@ -1190,7 +1105,7 @@ TEST_F(bits, writes_or_together)
 
 TEST_F(bits, write_of_all_ones_accepted_and_never_blocks)
 {
-	struct op op = { 0 };
+	struct bg_call op = { 0 };
 	uint64_t v;
 	int nb;
 
@@ -1205,9 +1120,9 @@ TEST_F(bits, write_of_all_ones_accepted_and_never_blocks)
 	ASSERT_EQ(0, ret_or_errno(fcntl(nb, F_SETFL, O_RDWR)));
 	close(nb);
 
-	ASSERT_EQ(0, op_start(&op, OP_WRITE, self->fd, ~0ULL));
-	EXPECT_TRUE(op_wait(&op, WAIT_MS)) TH_LOG("blocking write blocked");
-	ASSERT_TRUE(op_finish(&op));
+	ASSERT_EQ(0, bg_start(&op, BG_WRITE, self->fd, ~0ULL));
+	EXPECT_TRUE(bg_wait(&op, WAIT_MS)) TH_LOG("blocking write blocked");
+	ASSERT_TRUE(bg_finish(&op));
 	EXPECT_EQ(8, op.ret) TH_LOG("blocking write: %s", errstr(op.ret));
 	ASSERT_EQ(8, read_u64(self->fd, &v));
 	EXPECT_EQ(~0ULL, v);

@@ -119,10 +119,8 @@ static int evq_unlock_backoff(struct evq_ctx *ctx)
 
 /*
  * Wake-one mode (EVQ_WAKE_ONE): a blocked reader waits exclusively, at the
- * head of ctx->wqh, with this wake function. At the head, the reader that
- * blocked last is woken first (LIFO), as a thread pool wants: it is the
- * one most likely still on a CPU, with a warm cache, and the others may
- * stay asleep. It answers only wake-ups that can make the counter
+ * head of ctx->wqh, with this wake function; evq_wake_nr_locked() chooses
+ * whom to wake. It answers only wake-ups that can make the counter
  * readable, so that the EPOLLOUT wake-up of every read does not use up a
  * reader's turn, and counts as woken only if it really woke the task
  * (autoremove_wake_function() returns 0 for a task that was running
@@ -140,8 +138,20 @@ static int evq_reader_wake(struct wait_queue_entry *wait, unsigned int mode,
 /*
  * Wake everything on ctx->wqh that @mask concerns, as wake_up_locked_poll()
  * does (every plain waiter, one EPOLLEXCLUSIVE epoll), but at most @nr of
- * the wake-one readers, the most recent sleepers first (they are queued at
- * the head). Called only for counters in wake-one mode. The kernel's own
+ * the wake-one readers. Which readers, as a thread pool wants:
+ *
+ * - First those that last ran on this CPU. The waker's data (the job it
+ *   just queued) is warm in this CPU's cache, and the scheduler keeps a
+ *   task it wakes near its last CPU: such a reader usually runs here once
+ *   the waker sleeps, with no cross-CPU wake-up. A reader last seen on an
+ *   idle CPU would be woken there, at the cost of an IPI and a cold cache.
+ * - Then the others, the most recent sleeper first (readers are queued at
+ *   the head): it is the one most likely still cache-warm, and the rest
+ *   may stay asleep.
+ *
+ * task_cpu() of a sleeping task is where it last ran; read without its
+ * runqueue lock it may be stale, which costs only the preference, never
+ * a wake-up. Called only for counters in wake-one mode. The kernel's own
  * wake-ups (EPOLLOUT, EPOLLHUP) may meet the readers too: they are
  * exclusive entries at the head, which __wake_up_common() handles, and
  * evq_reader_wake() turns those keys down without counting as woken.
@@ -149,6 +159,7 @@ static int evq_reader_wake(struct wait_queue_entry *wait, unsigned int mode,
 static void evq_wake_nr_locked(struct evq_ctx *ctx, __poll_t mask, u64 nr)
 {
 	struct wait_queue_entry *curr, *next;
+	struct task_struct *task;
 	struct evq_waker w;
 	int excl = 1;
 
@@ -158,6 +169,16 @@ static void evq_wake_nr_locked(struct evq_ctx *ctx, __poll_t mask, u64 nr)
 	if (!waitqueue_active(&ctx->wqh))
 		return;
 	evq_waker_enter(&w);
+	list_for_each_entry_safe(curr, next, &ctx->wqh.head, entry) {
+		if (!nr)
+			break;
+		task = curr->private;
+		if (curr->func != evq_reader_wake ||
+		    task_cpu(task) != raw_smp_processor_id())
+			continue;
+		if (curr->func(curr, TASK_NORMAL, 0, poll_to_key(mask)))
+			nr--;
+	}
 	list_for_each_entry_safe(curr, next, &ctx->wqh.head, entry) {
 		bool reader = curr->func == evq_reader_wake;
 		bool exclusive = curr->flags & WQ_FLAG_EXCLUSIVE;

@@ -34,6 +34,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -114,6 +115,36 @@ static void *unmapped_page(void)
 static void sleep_ms(int ms)
 {
 	sleep_us((long)ms * 1000);
+}
+
+/*
+ * The first two CPUs this thread may run on, into @cpus: how many there
+ * are (at most 2), or -errno.
+ */
+static int two_cpus(int cpus[2])
+{
+	cpu_set_t set;
+	int cpu, n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return -errno;
+	for (cpu = 0; cpu < CPU_SETSIZE && n < 2; cpu++)
+		if (CPU_ISSET(cpu, &set))
+			cpus[n++] = cpu;
+	return n;
+}
+
+/*
+ * Run the calling thread on @cpu only; threads it starts later inherit
+ * that. Each test runs in a process of its own, so it ends with the test.
+ */
+static int pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
 }
 
 /* /proc/self/fdinfo/@fd into @buf (NUL-terminated); length or -errno. */
@@ -819,15 +850,92 @@ TEST_F(wake_one, every_poller_woken_by_every_write)
 }
 
 /*
+ * Which reader a write of 1 wakes: @first blocks on CPU @cpu_first, then
+ * @last on CPU @cpu_last, and the write comes from CPU @cpu_write. The
+ * reader woken must be @want (the other stays blocked until a second
+ * write); @why says why it is the one.
+ */
+static void expect_woken(struct __test_metadata *_metadata, int fd,
+			 int cpu_first, int cpu_last, int cpu_write,
+			 bool want_first, const char *why)
+{
+	struct bg_call r[2] = { 0 };
+	struct bg_call *want = &r[!want_first], *other = &r[want_first];
+	int i, cpus[2] = { cpu_first, cpu_last };
+
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, pin_to(cpus[i]));
+		ASSERT_EQ(0, bg_start(&r[i], BG_READ, fd, 0));
+		ASSERT_EQ(i + 1, wait_waiters(fd, false, i + 1));
+	}
+	ASSERT_EQ(0, pin_to(cpu_write));
+	ASSERT_EQ(8, write_u64(fd, 1));
+	EXPECT_TRUE(bg_wait(want, WAIT_MS))
+		TH_LOG("expected the reader that blocked %s (%s) to be woken; it is still blocked",
+		       want_first ? "first" : "last", why);
+	sleep_ms(SETTLE_MS);
+	EXPECT_FALSE(atomic_load(&other->done))
+		TH_LOG("expected the reader that blocked %s to stay blocked, the other one chosen (%s); it returned %s",
+		       want_first ? "last" : "first", why, errstr(other->ret));
+	ASSERT_EQ(8, write_u64(fd, 1));
+	EXPECT_TRUE(bg_wait(other, WAIT_MS)) TH_LOG("the second write woke nobody");
+	for (i = 0; i < 2; i++) {
+		ASSERT_TRUE(bg_finish(&r[i]));
+		EXPECT_EQ(8, r[i].ret) TH_LOG("reader %d: %s", i, errstr(r[i].ret));
+		EXPECT_EQ(1ULL, r[i].val);
+	}
+}
+
+/*
+ * A reader that last ran on the writer's CPU is woken before the most
+ * recent sleeper elsewhere: it will most likely run right there, where the
+ * writer's data is warm, instead of being woken on another CPU.
+ */
+TEST_F(wake_one, reader_last_on_writers_cpu_is_woken_first)
+{
+	int cpus[2];
+
+	if (two_cpus(cpus) < 2)
+		SKIP(return, "one CPU only: every reader last ran on the writer's");
+	expect_woken(_metadata, self->fd, cpus[0], cpus[1], cpus[0], true,
+		     "it last ran on the writer's CPU");
+}
+
+/* With no reader on the writer's CPU, the most recent sleeper goes first. */
+TEST_F(wake_one, readers_elsewhere_most_recent_sleeper_is_woken_first)
+{
+	int cpus[2];
+
+	if (two_cpus(cpus) < 2)
+		SKIP(return, "one CPU only: every reader last ran on the writer's");
+	expect_woken(_metadata, self->fd, cpus[1], cpus[1], cpus[0], false,
+		     "LIFO, none on the writer's CPU");
+}
+
+/* Every reader on the writer's CPU: the most recent sleeper goes first. */
+TEST_F(wake_one, readers_on_writers_cpu_most_recent_sleeper_is_woken_first)
+{
+	int cpus[2];
+
+	ASSERT_LE(1, two_cpus(cpus));
+	expect_woken(_metadata, self->fd, cpus[0], cpus[0], cpus[0], false,
+		     "LIFO, all on the writer's CPU");
+}
+
+/*
  * The EFAULT pass-on: reader B blocks first with a good buffer; reader A
- * blocks second, its buffer in an unmapped page. A write of 1 picks A (the
- * reader that blocked last is woken first), which cannot store it: A fails
- * with EFAULT and must pass the wake-up on, so that B reads the 1.
+ * blocks second, its buffer in an unmapped page. Everything runs on one
+ * CPU, so a write of 1 picks A (the most recent sleeper), which cannot
+ * store it: A fails with EFAULT and must pass the wake-up on, so that B
+ * reads the 1.
  */
 TEST_F(wake_one, efault_reader_passes_wakeup_to_next_reader)
 {
 	struct bg_call a = { 0 }, b = { 0 };
+	int cpus[2];
 
+	ASSERT_LE(1, two_cpus(cpus));
+	ASSERT_EQ(0, pin_to(cpus[0]));
 	a.buf = unmapped_page();
 	ASSERT_NE(NULL, a.buf);
 	ASSERT_EQ(0, bg_start(&b, BG_READ, self->fd, 0));
@@ -852,16 +960,17 @@ TEST_F(wake_one, efault_reader_passes_wakeup_to_next_reader)
  * (no SA_RESTART) makes a read fail with EINTR, and a reader that gets
  * EINTR parks until the main thread lets it read again. Each round the
  * main thread waits until every reader is blocked, writes 1 and at once
- * signals the reader it expects the write to pick (even rounds: the one
- * that blocked last, as readers are woken LIFO) or every reader (odd
- * rounds). A chosen reader that finds the count must take it, the
- * signal notwithstanding: if it left with EINTR instead, the 1 would stay
- * with the other readers asleep. Fails when a written value is not read
- * within RACE_LOST_MS.
+ * signals the reader it expects the write to pick (odd rounds: see
+ * race_head(); the readers alternate between two CPUs, the main thread
+ * stays on the first) or every reader (even rounds). A chosen reader
+ * that finds the count must take it, the signal notwithstanding: if it
+ * left with EINTR instead, the 1 would stay with the other readers
+ * asleep. Fails when a written value is not read within RACE_LOST_MS.
  */
 struct racer {
 	pthread_t th;
 	int fd;
+	int cpu;			/* the one it runs on */
 	atomic_bool parked;
 	atomic_bool release;
 	atomic_bool exited;
@@ -886,6 +995,11 @@ static void *racer_main(void *arg)
 	ssize_t n;
 
 	racer_self = r;
+	if (pin_to(r->cpu)) {
+		r->err = -errno;
+		atomic_store(&r->exited, true);
+		return NULL;
+	}
 	while (!atomic_load(&race_stop)) {
 		unsigned int s0 = atomic_load(&r->sigs);
 
@@ -979,6 +1093,20 @@ static bool race_settle(int fd, struct racer *r, const unsigned int *sent,
 	return true;
 }
 
+/*
+ * The reader a write from @cpu wakes, @order being the blocking order: the
+ * one that blocked last of those on @cpu, else the one that blocked last.
+ */
+static int race_head(const struct racer *r, const int *order, int cpu)
+{
+	int j;
+
+	for (j = RACE_READERS - 1; j >= 0; j--)
+		if (r[order[j]].cpu == cpu)
+			return order[j];
+	return order[RACE_READERS - 1];
+}
+
 TEST_F_TIMEOUT(wake_one, signal_right_after_write_loses_no_wakeup, 90)
 {
 	struct racer r[RACE_READERS] = { 0 };
@@ -987,11 +1115,15 @@ TEST_F_TIMEOUT(wake_one, signal_right_after_write_loses_no_wakeup, 90)
 	int order[RACE_READERS];
 	unsigned int eintr = 0, hits = 0;
 	int64_t cap = now_ms() + RACE_CAP_MS, end;
-	int i, round, consumer = -1;
+	int i, round, consumer = -1, cpus[2], ncpus = two_cpus(cpus);
 	bool lost = false;
 
+	/* Readers alternate between two CPUs; the writer is on the first. */
+	ASSERT_LE(1, ncpus);
+	ASSERT_EQ(0, pin_to(cpus[0]));
 	for (i = 0; i < RACE_READERS; i++) {
 		r[i].fd = self->fd;
+		r[i].cpu = cpus[i % ncpus];
 		ASSERT_EQ(0, pthread_create(&r[i].th, NULL, racer_main, &r[i]));
 		ASSERT_EQ(i + 1, wait_waiters(self->fd, false, i + 1));
 		order[i] = i;
@@ -1004,8 +1136,7 @@ TEST_F_TIMEOUT(wake_one, signal_right_after_write_loses_no_wakeup, 90)
 						  round, race_readers(self->fd));
 			break;
 		}
-		/* order[] is the blocking order; the last one is woken first. */
-		head = order[RACE_READERS - 1];
+		head = race_head(r, order, cpus[0]);
 		ASSERT_EQ(8, write_u64(self->fd, 1));
 		for (i = 0; i < RACE_READERS; i++) {
 			if (round % 2 && i != head)

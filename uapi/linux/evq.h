@@ -43,8 +43,10 @@
  *	whole count.
  * EVQ_WAKE_ONE: readers blocked in read(2) wait exclusively, and a write
  *	(or evq_signal()) of n wakes only as many of them as it can serve: one
- *	for a plain counter or a bit mask, up to n in semaphore mode, the
- *	reader that blocked last first (LIFO, warm for a thread pool). A woken
+ *	for a plain counter or a bit mask, up to n in semaphore mode. Readers
+ *	that last ran on the writer's CPU go first, then the others; among
+ *	each, the one that blocked last first (LIFO, warm for a thread
+ *	pool). The order is a preference, not a promise. A woken
  *	reader that finds the count non-zero always takes it, a pending signal
  *	notwithstanding; one that leaves without taking anything while the
  *	count is non-zero (EFAULT) passes its wake-up on to the next reader.

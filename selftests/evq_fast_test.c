@@ -1960,7 +1960,7 @@ static int cg_counters(int *fds, uint32_t flags)
 TEST(page_is_charged_to_the_creators_memory_cgroup)
 {
 	static int plain[CG_COUNTERS], fast[CG_COUNTERS];
-	struct rlimit rl = { 4 * CG_COUNTERS, 4 * CG_COUNTERS };
+	struct rlimit rl = { (rlim_t)4 * CG_COUNTERS, (rlim_t)4 * CG_COUNTERS };
 	long long base, after_plain, after_fast, d_plain, d_fast;
 	char ctl[256] = "";
 	int i, ret;

@@ -126,6 +126,8 @@ static int two_cpus(int cpus[2])
 	cpu_set_t set;
 	int cpu, n = 0;
 
+	cpus[0] = 0;
+	cpus[1] = 0;
 	if (sched_getaffinity(0, sizeof(set), &set))
 		return -errno;
 	for (cpu = 0; cpu < CPU_SETSIZE && n < 2; cpu++)

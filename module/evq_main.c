@@ -159,7 +159,7 @@ static int evq_reader_wake(struct wait_queue_entry *wait, unsigned int mode,
 static void evq_wake_nr_locked(struct evq_ctx *ctx, __poll_t mask, u64 nr)
 {
 	struct wait_queue_entry *curr, *next;
-	struct task_struct *task;
+	int this_cpu = raw_smp_processor_id();
 	struct evq_waker w;
 	int excl = 1;
 
@@ -170,11 +170,11 @@ static void evq_wake_nr_locked(struct evq_ctx *ctx, __poll_t mask, u64 nr)
 		return;
 	evq_waker_enter(&w);
 	list_for_each_entry_safe(curr, next, &ctx->wqh.head, entry) {
+		struct task_struct *task = curr->private;
+
 		if (!nr)
 			break;
-		task = curr->private;
-		if (curr->func != evq_reader_wake ||
-		    task_cpu(task) != raw_smp_processor_id())
+		if (curr->func != evq_reader_wake || task_cpu(task) != this_cpu)
 			continue;
 		if (curr->func(curr, TASK_NORMAL, 0, poll_to_key(mask)))
 			nr--;

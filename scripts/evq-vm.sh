@@ -42,8 +42,13 @@ timeout=${EVQ_VM_TIMEOUT:-3600}
 stall=${EVQ_VM_STALL:-300}
 guest=$top/scripts/guest
 
-log() { echo "evq-vm: $*" >&2; }
+# Each step says when it began (minutes:seconds into this run), so a slow
+# run shows where its time went.
+log() {
+	printf 'evq-vm: [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2
+}
 
+log "dependencies and the kernel source"
 "$top/scripts/deps.sh"
 ksrc=$("$top/scripts/kernel-source.sh" "$build")
 
@@ -279,6 +284,7 @@ check | check-fast | check-debug)
 		grep -aE '^(ok|not ok|skip) ' "$VMDIR/check-verdict.log" 2>/dev/null |
 			sed -E "s/^(ok|not ok|skip) /\1 $KLABEL: /" >>"$results" || true
 	done
+	log "all lanes done"
 	passed=$(grep -c '^ok ' "$results" || true)
 	failed=$(grep -c '^not ok ' "$results" || true)
 	skipped=$(grep -c '^skip ' "$results" || true)

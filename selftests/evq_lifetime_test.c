@@ -220,9 +220,19 @@ static int open_close_counters(enum counter_kind kind, int n)
  */
 TEST_F_TIMEOUT(counter, open_close_100k_no_slab_growth, 600)
 {
+	const char *slow = getenv("KSFT_MACHINE_SLOW");
 	int64_t start, end, deadline;
 	long before, after;
 
+	/*
+	 * Native eventfd is the control: it shows that the measurement does
+	 * not flag an object the kernel is known to free. Kernel CI sets
+	 * KSFT_MACHINE_SLOW=yes on debug kernels, where its 110,000 cycles
+	 * take minutes and test nothing of evq's; the control runs where it
+	 * is cheap, evq's own variants run everywhere.
+	 */
+	if (variant->kind == KIND_NATIVE && slow && !strcmp(slow, "yes"))
+		SKIP(return, "KSFT_MACHINE_SLOW=yes: the native control runs only on fast machines");
 	ASSERT_EQ(0, open_close_counters(variant->kind, N_LIFETIME / 10));
 	sleep_ms(SETTLE_MS);
 	before = meminfo_kb("SUnreclaim");

@@ -12,7 +12,8 @@
 #   check  lint, then every lane of scripts/lanes (one line of data per
 #          kernel: how it is obtained, which plan of scripts/guest/ runs in
 #          the VM, extra kernel parameters), then "N passed, N failed" over
-#          all of them; exit 1 on any failure
+#          all of them; exit 1 on any failure. The built kernels compile
+#          in the background meanwhile (prebuild below)
 #   check-fast   check with only the debian: lanes (no kernel build)
 #   check-debug  only the built: lanes (no lint, no Debian kernels)
 #   bench  boot one kernel (KVER) and run the benchmarks (scripts/guest/bench),
@@ -226,6 +227,41 @@ debian_kvers() {
 	done
 }
 
+# prebuild NAME...: build the kernels of the built: lanes among NAME... in
+# the background, one after the other, at the lowest CPU and I/O priority.
+# The static checks and the VM lanes leave most of a core idle (a test
+# program is mostly one thread, checkpatch one process, a vCPU waiting
+# for an event sleeps), and a build at nice 19 takes only what they leave.
+# A lane's prepare() then waits on build-kernel.sh's lock for whatever is
+# left of its kernel; if a background build fails, that call builds again
+# and says why. Output in $build/prebuild.log.
+prebuild() {
+	local name spec kernels=()
+	for name in "$@"; do
+		read -r _ spec _ <<<"$(lane "$name" 2>/dev/null)"
+		[ "${spec%%:*}" != built ] || kernels+=("${spec#built:}")
+	done
+	[ "${#kernels[@]}" -gt 0 ] || return 0
+	log "building the ${kernels[*]} kernel(s) in the background (log: $build/prebuild.log)"
+	# setsid: a process group of its own, for stop_prebuild to end.
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	setsid nice -n 19 ionice -c 3 bash -c '
+		top=$1 build=$2
+		shift 2
+		for k in "$@"; do
+			"$top/scripts/build-kernel.sh" "$build" "$k" >/dev/null || true
+		done' prebuild "$top" "$build" "${kernels[@]}" \
+		>"$build/prebuild.log" 2>&1 &
+	prebuild_pid=$!
+}
+
+# stop_prebuild: end the background builds (on exit: normally they are
+# done by then, but a run that stops early must not leave them behind).
+stop_prebuild() {
+	[ -z "${prebuild_pid:-}" ] || kill -- "-$prebuild_pid" 2>/dev/null || true
+}
+trap stop_prebuild EXIT
+
 # boot LOGNAME ARGS...: vm-run.sh on the prepared lane, logs in VMDIR.
 boot() {
 	local what=$1
@@ -259,6 +295,8 @@ check | check-fast | check-debug)
 	check-debug) selected=$(lane_names built) ;;
 	esac
 	[ -z "${LANES:-}" ] || selected=$LANES
+	# shellcheck disable=SC2086 # lane names, split on purpose
+	prebuild $selected
 	if [ "$mode" = check-debug ] || [ "${EVQ_SKIP_STATIC:-0}" = 1 ]; then
 		log "static checks and DKMS skipped"
 	else

@@ -243,9 +243,13 @@ prebuild() {
 	done
 	[ "${#kernels[@]}" -gt 0 ] || return 0
 	log "building the ${kernels[*]} kernel(s) in the background (log: $build/prebuild.log)"
-	# setsid: a process group of its own, for stop_prebuild to end.
+	# setsid: a process group of its own, for stop_prebuild to end. A
+	# new session is also a new autogroup where the kernel has them (as
+	# Debian's does), and autogroups share the CPU equally whatever the
+	# nice values of their tasks: the group itself is set to nice 19.
 	# shellcheck disable=SC2016 # expanded by the inner bash
 	setsid nice -n 19 ionice -c 3 bash -c '
+		echo 19 2>/dev/null >/proc/self/autogroup || true
 		top=$1 build=$2
 		shift 2
 		for k in "$@"; do

@@ -17,6 +17,8 @@
 # make bench         benchmarks, native eventfd vs evq in one VM boot (KVER=)
 # make fuzz          the random differential tester in one VM boot (KVER=,
 #                    FUZZ_OPS=, FUZZ_SEEDS=, FUZZ_SEED=, FUZZ_THREADS=)
+# make vmtest        a developer's shortcut: one VM (KVER=), evq loaded, only
+#                    the test programs EVQ_ONLY="evq_lib_test ..." names
 # make selftests     build the selftests for running on this machine
 # make testmod       build selftests/kmod/evq_testmod.ko (evq_kapi_test needs it)
 # make install       install evq.ko for the running kernel (then: modprobe evq)
@@ -108,6 +110,9 @@ bench:
 fuzz:
 	scripts/evq-vm.sh fuzz
 
+vmtest:
+	scripts/evq-vm.sh vmtest
+
 clean:
 	rm -f evq.ko evq.mod evq.mod.c evq.mod.o evq.o module/*.o \
 		modules.order Module.symvers .*.cmd module/.*.cmd \
@@ -121,4 +126,4 @@ distclean: clean
 
 .PHONY: all module install install-man dkms-install dkms-uninstall lib install-lib \
 	deb selftests testmod run shell \
-	check check-fast check-debug lint bench fuzz clean distclean
+	check check-fast check-debug lint bench fuzz vmtest clean distclean

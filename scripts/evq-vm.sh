@@ -19,6 +19,9 @@
 #   bench  boot one kernel (KVER) and run the benchmarks (scripts/guest/bench),
 #          print the table, write $BUILD/bench/KVER.json and the chart
 #          $BUILD/bench/KVER.svg (bench-chart.sh)
+#   vmtest a developer's shortcut: boot one kernel (KVER), load evq and
+#          run only the test programs EVQ_ONLY names ("evq_lib_test
+#          evq_fast_test"), with verdicts and the console scan as in check
 #   fuzz   boot one kernel (KVER) and run the random differential tester
 #          once (scripts/guest/fuzz): FUZZ_OPS ops per seed (default
 #          1000000), FUZZ_SEEDS seeds (1) from FUZZ_SEED (1); FUZZ_THREADS=N
@@ -38,7 +41,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(realpath -m "${BUILD:-$top/build}")
-mode=${1:?usage: evq-vm.sh run|shell|check|check-fast|check-debug|lint|bench|fuzz}
+mode=${1:?usage: evq-vm.sh run|shell|check|check-fast|check-debug|lint|bench|fuzz|vmtest}
 timeout=${EVQ_VM_TIMEOUT:-3600}
 stall=${EVQ_VM_STALL:-300}
 guest=$top/scripts/guest
@@ -366,6 +369,21 @@ bench)
 	log "results: $json, chart ${json%.json}.svg; console: $VMDIR/bench-console.log"
 	exit "${bench_status:-0}"
 	;;
+vmtest)
+	[ -n "${EVQ_ONLY:-}" ] || { log "EVQ_ONLY names no test program"; exit 2; }
+	name=$(pick_lane)
+	prepare "$name" only
+	log "booting $KLABEL: $EVQ_ONLY"
+	boot vmtest --timeout "$timeout" --stall "$stall" \
+		--append "$APPEND evq_only=${EVQ_ONLY// /,}" ||
+		vm_status=$?
+	verdict=$VMDIR/vmtest-verdict.log
+	grep -aE '^(ok|not ok|skip) ' "$verdict" | sed "s/^/$KLABEL: /" || true
+	passed=$(grep -c '^ok ' "$verdict" || true)
+	failed=$(grep -c '^not ok ' "$verdict" || true)
+	echo "$passed passed, $failed failed"
+	[ "${vm_status:-0}" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+	;;
 fuzz)
 	ops=${FUZZ_OPS:-1000000} seeds=${FUZZ_SEEDS:-1}
 	for val in "$ops" "$seeds" "${FUZZ_SEED:-1}" "${FUZZ_THREADS:-0}"; do
@@ -395,7 +413,7 @@ lint)
 	! grep -q '^not ok ' "$build/lint.txt"
 	;;
 *)
-	echo "usage: evq-vm.sh run|shell|check|check-fast|check-debug|lint|bench|fuzz" >&2
+	echo "usage: evq-vm.sh run|shell|check|check-fast|check-debug|lint|bench|fuzz|vmtest" >&2
 	exit 2
 	;;
 esac

@@ -12,7 +12,7 @@
  * native eventfd's eventfd_signal()), that a counter stays usable by
  * the kernel after its file descriptor is closed, that only /dev/evq files
  * are accepted, and that a wake-up callback cannot signal directly (the
- * recursion guard).
+ * recursion guard, which refuses only the task inside the wake-up).
  *
  * Fixture "kapi" tests evq's own API and has no native variant; its one
  * variant is called "evq", so that `evq_kapi_test -v evq` runs every evq
@@ -447,12 +447,12 @@ struct waker_loop {
 	unsigned long writes;
 };
 
-static int pin_to_cpu0(void)
+static int pin_to_cpu(int cpu)
 {
 	cpu_set_t set;
 
 	CPU_ZERO(&set);
-	CPU_SET(0, &set);
+	CPU_SET(cpu, &set);
 	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
 }
 
@@ -461,7 +461,7 @@ static void *waker_loop_fn(void *arg)
 	struct waker_loop *w = arg;
 	uint64_t one = 1, v;
 
-	w->ret = pin_to_cpu0();
+	w->ret = pin_to_cpu(0);
 	while (!w->ret && !atomic_load(&w->stop)) {
 		/*
 		 * Every write wakes the epoll entry, under the counter's lock;
@@ -502,7 +502,7 @@ TEST_F(kapi, signal_from_a_task_that_preempted_a_waker_is_allowed)
 	ASSERT_LE(0, ep);
 	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, w.fd, &ev));
 	ASSERT_EQ(0, attach(self->tm, self->fd));
-	ASSERT_EQ(0, pin_to_cpu0());
+	ASSERT_EQ(0, pin_to_cpu(0));
 	ASSERT_EQ(0, pthread_create(&w.thread, NULL, waker_loop_fn, &w));
 	ASSERT_EQ(0, sched_setscheduler(0, SCHED_FIFO, &prio))
 		TH_LOG("SCHED_FIFO: %s (needs root)", strerror(errno));
@@ -524,6 +524,94 @@ TEST_F(kapi, signal_from_a_task_that_preempted_a_waker_is_allowed)
 	EXPECT_EQ((uint64_t)ROUNDS, read_until(self->fd, ROUNDS));
 	close(ep);
 	close(w.fd);
+}
+
+/* The writer of signals_beside_a_task_held_in_a_wake_up_all_land. */
+struct held_writer {
+	pthread_t thread;
+	int fd;			/* the hooked counter */
+	int cpu;
+	int writes;
+	atomic_bool done;
+	long ret;
+};
+
+static void *held_writer_fn(void *arg)
+{
+	struct held_writer *w = arg;
+	uint64_t one = 1;
+	int i;
+
+	w->ret = pin_to_cpu(w->cpu);
+	for (i = 0; i < w->writes && !w->ret; i++) {
+		if (write(w->fd, &one, sizeof(one)) != sizeof(one))
+			w->ret = -errno;
+	}
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+/*
+ * The recursion guard refuses only the task that is inside an evq
+ * wake-up, never the others. Here a writer on CPU 0 wakes a hooked
+ * counter whose callback stays inside each wake-up for 20 ms, while this
+ * task, on CPU 1, signals another counter from the kernel in a loop:
+ * every one of its signals must land, and some must have been made while
+ * the writer was held inside (else the case proved nothing). A guard
+ * that marked the CPU, a bucket or the whole module would refuse them.
+ */
+TEST_F(kapi, signals_beside_a_task_held_in_a_wake_up_all_land)
+{
+	enum { WRITES = 20, HOLD_US = 20000 };
+	struct evq_testmod_hook hook = { .hold_us = HOLD_US };
+	struct held_writer w = { .cpu = 0, .writes = WRITES };
+	struct evq_testmod_stats st;
+	uint64_t rounds = 0;
+	long ret = 0;
+	int hooker, b;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs two CPUs: one held in a wake-up, one signalling");
+	hooker = open(EVQ_TESTMOD_DEVICE, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, hooker);
+	w.fd = evq_eventfd(0, EFD_CLOEXEC);
+	b = evq_eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, w.fd);
+	ASSERT_LE(0, b);
+	hook.watch_fd = w.fd;
+	hook.target_fd = b;
+	ret = ioctl_ret(hooker, EVQ_TESTMOD_IOC_HOOK, &hook);
+	ASSERT_EQ(0, ret) TH_LOG("HOOK with hold_us: %s", errstr(ret));
+	ASSERT_EQ(0, attach(self->tm, self->fd));
+	ASSERT_EQ(0, pin_to_cpu(1));
+
+	ASSERT_EQ(0, pthread_create(&w.thread, NULL, held_writer_fn, &w));
+	while (!atomic_load(&w.done) && !ret) {
+		ret = tm_signal(self->tm, 1, 1, EVQ_TESTMOD_BURST);
+		rounds++;
+	}
+	pthread_join(w.thread, NULL);
+	EXPECT_EQ(0, ret) TH_LOG("SIGNAL: %s", errstr(ret));
+	EXPECT_EQ(0, w.ret) TH_LOG("writer: %s", errstr(w.ret));
+
+	st = stats(_metadata, self->tm);
+	EXPECT_EQ(0ULL, st.refused)
+		TH_LOG("%llu of %llu signals refused beside a held wake-up",
+		       (unsigned long long)st.refused,
+		       (unsigned long long)rounds);
+	EXPECT_EQ(rounds, st.signalled);
+	EXPECT_LT(0ULL, st.during_hold)
+		TH_LOG("no signal was made while the writer was held inside");
+	EXPECT_EQ(rounds, read_until(self->fd, rounds));
+	/* The held task itself was refused, and deferred every signal. */
+	st = stats(_metadata, hooker);
+	EXPECT_EQ((uint64_t)WRITES, st.cb_calls);
+	EXPECT_EQ(0ULL, st.cb_direct)
+		TH_LOG("evq_signal_allowed() was true inside a wake-up");
+	EXPECT_EQ((uint64_t)WRITES, read_until(b, WRITES));
+	close(hooker);
+	close(w.fd);
+	close(b);
 }
 
 /*

@@ -21,6 +21,7 @@
  * evq's wake-up, where evq_signal_allowed() must say no.
  */
 #include <linux/atomic.h>
+#include <linux/delay.h>
 #include <linux/err.h>
 #include <linux/eventfd.h>
 #include <linux/file.h>
@@ -64,6 +65,8 @@
  * @target: the counter the hook signals
  * @hook_work: signals @target when the callback may not
  * @hook_pending: signals @hook_work has still to make
+ * @hold_us: how long the hook's callback busy-waits inside each EPOLLIN
+ *	wake-up; set with @hook_ctx, under @lock, before the hook is queued
  * @signalled: see struct evq_testmod_stats, as are the counters below
  * @refused: see struct evq_testmod_stats
  * @hardirq: see struct evq_testmod_stats
@@ -72,6 +75,7 @@
  * @cb_direct: see struct evq_testmod_stats
  * @cb_deferred: see struct evq_testmod_stats
  * @cb_hup: see struct evq_testmod_stats
+ * @during_hold: see struct evq_testmod_stats
  */
 struct evq_tm_session {
 	struct mutex lock;	/* serialises the ioctls */
@@ -88,6 +92,7 @@ struct evq_tm_session {
 	struct evq_ctx *target;
 	struct work_struct hook_work;
 	atomic_t hook_pending;
+	u32 hold_us;
 
 	atomic64_t signalled;
 	atomic64_t refused;
@@ -97,7 +102,11 @@ struct evq_tm_session {
 	atomic64_t cb_direct;
 	atomic64_t cb_deferred;
 	atomic64_t cb_hup;
+	atomic64_t during_hold;
 };
+
+/* Hook callbacks busy-waiting inside a wake-up right now, all sessions. */
+static atomic_t evq_tm_holding = ATOMIC_INIT(0);
 
 /* The HOLD table; the lock is taken in the timer, so with interrupts off. */
 static DEFINE_SPINLOCK(evq_tm_held_lock);
@@ -127,6 +136,9 @@ static void evq_tm_signal(struct evq_tm_session *s, struct evq_ctx *ctx,
 {
 	bool hard = in_hardirq();
 	bool soft = !hard && in_serving_softirq();
+
+	if (atomic_read(&evq_tm_holding))
+		atomic64_inc(&s->during_hold);
 
 	/*
 	 * Counted before the signal, so that a reader who sees the value
@@ -180,6 +192,23 @@ static void evq_tm_hook_work_fn(struct work_struct *work)
 }
 
 /*
+ * Stay inside the wake-up that called the hook for @us microseconds,
+ * spinning (the counter's lock is held, with interrupts off except on
+ * PREEMPT_RT), so that tasks on other CPUs can signal meanwhile.
+ */
+static void evq_tm_hold_inside(u32 us)
+{
+	atomic_inc(&evq_tm_holding);
+	while (us) {
+		u32 d = min(us, 1000U);
+
+		udelay(d);
+		us -= d;
+	}
+	atomic_dec(&evq_tm_holding);
+}
+
+/*
  * The hook's wait-queue callback: runs inside evq's wake-up of the watched
  * counter, with that counter's lock held (and interrupts off, except on
  * PREEMPT_RT).
@@ -199,6 +228,8 @@ static int evq_tm_hook_wake(wait_queue_entry_t *wait, unsigned int mode,
 	if (!(mask & EPOLLIN))
 		return 0;
 	atomic64_inc(&s->cb_calls);
+	if (s->hold_us)
+		evq_tm_hold_inside(s->hold_us);
 	if (evq_signal_allowed()) {
 		/* Wrong, but harmless: the target is another counter. */
 		atomic64_inc(&s->cb_direct);
@@ -319,6 +350,8 @@ static long evq_tm_hook(struct evq_tm_session *s,
 
 	lockdep_assert_held(&s->lock);
 
+	if (hook->pad || hook->hold_us > EVQ_TESTMOD_MAX_HOLD_US)
+		return -EINVAL;
 	if (s->hook_ctx)
 		return -EBUSY;
 	target = evq_ctx_fdget(hook->target_fd);
@@ -336,6 +369,7 @@ static long evq_tm_hook(struct evq_tm_session *s,
 	}
 	s->target = target;
 	s->hook_ctx = watch;
+	s->hold_us = hook->hold_us;
 	/* Queues hook_wait on the counter's wait queue (evq_tm_hook_queue). */
 	vfs_poll(file, &s->hook_pt);
 	fput(file);
@@ -361,6 +395,7 @@ static long evq_tm_stats(struct evq_tm_session *s,
 		.cb_direct = atomic64_read(&s->cb_direct),
 		.cb_deferred = atomic64_read(&s->cb_deferred),
 		.cb_hup = atomic64_read(&s->cb_hup),
+		.during_hold = atomic64_read(&s->during_hold),
 	};
 
 	return copy_to_user(ustats, &st, sizeof(st)) ? -EFAULT : 0;

@@ -39,16 +39,25 @@ struct evq_testmod_signal {
 	__u32 pad[2];
 };
 
+/* At most this long a hook's callback stays inside each wake-up. */
+#define EVQ_TESTMOD_MAX_HOLD_US	100000
+
 /**
  * struct evq_testmod_hook - argument of EVQ_TESTMOD_IOC_HOOK
  * @watch_fd: a /dev/evq counter; a wait-queue callback is added to it
  * @target_fd: a /dev/evq counter the callback signals with 1 on each
  *	EPOLLIN wake-up: directly if evq_signal_allowed() says so, else from
  *	a work item
+ * @hold_us: 0, or how many microseconds the callback then busy-waits,
+ *	still inside the wake-up (at most EVQ_TESTMOD_MAX_HOLD_US), so that
+ *	other tasks can act while one task is held inside an evq wake-up
+ * @pad: must be zero
  */
 struct evq_testmod_hook {
 	__s32 watch_fd;
 	__s32 target_fd;
+	__u32 hold_us;
+	__u32 pad;
 };
 
 /**
@@ -65,6 +74,9 @@ struct evq_testmod_hook {
  *	true in the callback
  * @cb_deferred: EPOLLIN wake-ups whose signal was deferred to a work item
  * @cb_hup: EPOLLHUP wake-ups (the watched counter's file was closed)
+ * @during_hold: of the session's evq_signal() calls, signalled or refused,
+ *	those made while some hook's callback was busy-waiting inside a
+ *	wake-up (see struct evq_testmod_hook's @hold_us)
  */
 struct evq_testmod_stats {
 	__u64 signalled;
@@ -77,6 +89,7 @@ struct evq_testmod_stats {
 	__u64 softirq;
 	__u32 preempt_rt;
 	__u32 pad;
+	__u64 during_hold;
 };
 
 /**

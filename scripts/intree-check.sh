@@ -147,24 +147,31 @@ fi
 verdict intree.checkpatch "$status"
 
 # The W=1 builds. The config is tinyconfig plus what evq and its selftests
-# use; it is made again only when this list or the tree changes.
+# use, in one object tree for both builds: it is made again only when this
+# list or the tree changes, and CONFIG_EVQ flips between y and m in it, so
+# the second build's prepare only redoes what depends on CONFIG_EVQ.
 options=(64BIT MODULES MODULE_UNLOAD PROC_FS EVENTFD EPOLL DEVTMPFS IO_URING)
+obj=$dir/obj
+stamp="$(cat "$ksrc/.evq-extracted" 2>/dev/null) ${options[*]}"
+configured=$applied
+if [ "$configured" -eq 0 ] && [ "$(cat "$obj/.evq-config" 2>/dev/null)" != "$stamp" ]; then
+	rm -rf "$obj" "$dir/obj-y" "$dir/obj-m"
+	mkdir -p "$obj"
+	cfg=(--file "$obj/.config")
+	for o in "${options[@]}"; do
+		cfg+=(--enable "$o")
+	done
+	{ make -s -C "$src" O="$obj" ARCH=x86_64 tinyconfig &&
+		"$src/scripts/config" "${cfg[@]}" &&
+		echo "$stamp" >"$obj/.evq-config"; } >&2 || configured=1
+fi
 for mode in y m; do
-	status=$applied
-	obj=$dir/obj-$mode
-	stamp="$(cat "$ksrc/.evq-extracted" 2>/dev/null) ${options[*]} EVQ=$mode"
-	if [ "$status" -eq 0 ] && [ "$(cat "$obj/.evq-config" 2>/dev/null)" != "$stamp" ]; then
-		rm -rf "$obj"
-		mkdir -p "$obj"
-		cfg=(--file "$obj/.config")
-		for o in "${options[@]}"; do
-			cfg+=(--enable "$o")
-		done
-		if [ "$mode" = y ]; then cfg+=(--enable EVQ); else cfg+=(--module EVQ); fi
-		{ make -s -C "$src" O="$obj" ARCH=x86_64 tinyconfig &&
-			"$src/scripts/config" "${cfg[@]}" &&
-			make -s -C "$src" O="$obj" ARCH=x86_64 olddefconfig &&
-			echo "$stamp" >"$obj/.evq-config"; } >&2 || status=1
+	status=$configured
+	if [ "$status" -eq 0 ]; then
+		if [ "$mode" = y ]; then set_evq=--enable; else set_evq=--module; fi
+		{ "$src/scripts/config" --file "$obj/.config" "$set_evq" EVQ &&
+			make -s -C "$src" O="$obj" ARCH=x86_64 olddefconfig; } >&2 ||
+			status=1
 	fi
 	if [ "$status" -eq 0 ]; then
 		for o in "${options[@]}" EVQ; do
@@ -195,7 +202,6 @@ done
 # The kselftest target, against the uapi headers of the patched tree.
 status=$applied
 if [ "$status" -eq 0 ]; then
-	obj=$dir/obj-y
 	inst=$dir/kselftest-install
 	rm -rf "$inst"
 	{ nice make -s -C "$src" O="$obj" ARCH=x86_64 headers &&

@@ -10,7 +10,8 @@
 #                        exceptions in scripts/checkpatch.ignore
 #   lint.kbuild.KVER     W=1 build with sparse (C=2) against KVER's headers,
 #                        evq and then the test module: no compiler or sparse
-#                        diagnostics at all
+#                        diagnostics at all, and sparse ran on every file
+#                        (kbuild skips a missing or too old sparse quietly)
 #   lint.userspace       selftests' lint target (cppcheck, clang-tidy)
 #   lint.shellcheck      shellcheck on every shell script (settings and
 #                        accepted exceptions in .shellcheckrc)
@@ -69,6 +70,14 @@ for kver in "$@"; do
 		echo "$out" >&2
 		status=1
 	fi
+	# A check that ran no checker fails: kbuild skips sparse with one
+	# line when it is missing or too old for the kernel, and goes on.
+	for c in "$top"/module/*.c "$top"/selftests/kmod/*.c; do
+		c=$dir/${c#"$top"/}
+		grep -qE "^ +CHECK +$c\$" <<<"$out" && continue
+		echo "lint: sparse did not check $c against $kver" >&2
+		status=1
+	done
 	verdict "lint.kbuild_w1_sparse.$kver" "$status"
 done
 

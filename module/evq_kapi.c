@@ -145,7 +145,8 @@ static bool evq_current_in_wake(void)
  * @file: a file opened on /dev/evq
  *
  * The caller keeps @file alive for the duration of the call; the counter
- * returned stays valid after @file is closed, until evq_ctx_put().
+ * returned stays valid after @file is closed, until evq_ctx_put(). The
+ * counter counts as used: EVQ_IOC_SETUP fails on it from now on.
  *
  * Context: any context.
  * Return: the counter, or ERR_PTR(-EINVAL) if @file is not a /dev/evq
@@ -160,6 +161,8 @@ struct evq_ctx *evq_ctx_fileget(struct file *file)
 
 	ctx = file->private_data;
 	kref_get(&ctx->kref);
+	/* A kernel user may signal or wait at any time: no setup after it. */
+	evq_mark_used(ctx);
 	return ctx;
 }
 EXPORT_SYMBOL_GPL(evq_ctx_fileget);

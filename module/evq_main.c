@@ -614,6 +614,7 @@ static ssize_t evq_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	bool nowait = (file->f_flags & O_NONBLOCK) ||
 		      (iocb->ki_flags & IOCB_NOWAIT);
 
+	evq_mark_used(file->private_data);
 	if (iov_iter_count(to) < sizeof(u64))
 		return -EINVAL;
 	return evq_read_common(file->private_data, nowait, evq_store_iter,
@@ -678,6 +679,7 @@ static ssize_t evq_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	ssize_t done = 0;
 	ssize_t ret;
 
+	evq_mark_used(ctx);
 	/*
 	 * eventfd has a plain ->write, so the VFS feeds it a writev() one
 	 * segment at a time and stops at the first error: every segment must
@@ -728,6 +730,7 @@ static ssize_t evq_read(struct file *file, char __user *buf, size_t count,
 {
 	u64 __user *ubuf = (u64 __user *)buf;
 
+	evq_mark_used(file->private_data);
 	if (count < sizeof(*ubuf))
 		return -EINVAL;
 	if (!access_ok(ubuf, sizeof(*ubuf)))
@@ -743,6 +746,7 @@ static ssize_t evq_write(struct file *file, const char __user *buf,
 	struct evq_ctx *ctx = file->private_data;
 	u64 ucnt;
 
+	evq_mark_used(ctx);
 	if (count != sizeof(ucnt))
 		return -EINVAL;
 	if (get_user(ucnt, (const u64 __user *)buf))
@@ -758,6 +762,7 @@ static __poll_t evq_poll(struct file *file, poll_table *wait)
 	u64 count, maximum;
 	u32 flags;
 
+	evq_mark_used(ctx);
 	poll_wait(file, &ctx->wqh, wait);
 
 	/*
@@ -855,30 +860,23 @@ static struct evq_shared *evq_shared_alloc(u32 flags, u64 initval)
 }
 
 /*
- * Configure a counter made by open(2), whose count is 0: nobody can be
- * blocked in read or write on it yet, but a poller or a reader that came
- * before the setup may be queued. @shared is its page if @flags has
- * EVQ_FAST; then a waiter already queued is announced in it, as it did not
- * arm when it looked.
+ * Configure a counter made by open(2) and not used yet (evq_mark_used()):
+ * its count is 0 and nobody is queued on it, so there is nobody to arm
+ * for or to wake. @shared is its page if @flags has EVQ_FAST.
  */
 static void evq_configure_locked(struct evq_ctx *ctx, u32 flags, u64 initval,
 				 struct evq_shared *shared)
 {
 	lockdep_assert_held(&ctx->wqh.lock);
 
-	ctx->configured = true;
+	ctx->used = true;
 	WRITE_ONCE(ctx->flags, flags);
 	if (shared) {
 		shared->maximum = ctx->maximum;
-		/* wqh.lock is held: the queue cannot change under us. */
-		if (waitqueue_active(&ctx->wqh))
-			atomic_set(&shared->armed, EVQ_ARMED_ALL);
 		/* Filled in first; pairs with the acquire of poll and mmap. */
 		smp_store_release(&ctx->shared, shared);
-		if (initval)
-			evq_wake_in_locked(ctx, EPOLLIN, initval);
-	} else if (initval) {
-		evq_try_add_locked(ctx, initval);
+	} else {
+		WRITE_ONCE(ctx->count, initval);
 	}
 }
 
@@ -908,7 +906,8 @@ static long evq_ioctl_setup(struct evq_ctx *ctx,
 		ret = -EINVAL;
 		goto out_unlock;
 	}
-	if (ctx->configured || ctx->count) {
+	/* Set up before, or used: somebody may have seen or awaited it. */
+	if (ctx->used) {
 		ret = -EBUSY;
 		goto out_unlock;
 	}
@@ -960,7 +959,7 @@ static long evq_ioctl_create(const struct evq_create __user *uarg)
 	/* Nobody else can see the counter yet: no lock, nobody to wake. */
 	ctx->maximum = maximum;
 	ctx->flags = create.flags & EVQ_MODE_FLAGS;
-	ctx->configured = true;
+	ctx->used = true;
 	if (create.flags & EVQ_FAST) {
 		ctx->shared = evq_shared_alloc(ctx->flags, create.initval);
 		if (!ctx->shared) {

@@ -216,7 +216,15 @@ struct evq_page {
  * with EVQ_IOC_GET_INFO.
  *
  * EVQ_IOC_SETUP: configure a counter made by open(2), before first use.
- *	EBUSY: set up before, or it already holds a non-zero count.
+ *	"Used" means: any read or write call on it (read(2), readv(2),
+ *	write(2), writev(2), io_uring, ...), whatever it returned; any poll
+ *	(poll(2), select(2), an epoll(7) registration, io_uring's); an
+ *	in-kernel reference (a kernel user's evq_ctx_fdget()). Not uses:
+ *	EVQ_IOC_GET_INFO, fdinfo, fcntl(2), EVQ_IOC_SET_MAXIMUM (which may
+ *	come before the setup), EVQ_IOC_CREATE on it, a refused setup, and
+ *	what fails before setup (mmap, EVQ_IOC_WAKE). So nobody has seen the
+ *	counter's count or waits on it when its mode and count change.
+ *	EBUSY: set up before (by EVQ_IOC_SETUP or EVQ_IOC_CREATE), or used.
  *	EINVAL: unknown flags, non-zero @pad, EVQ_SEMAPHORE with EVQ_BITS,
  *	EVQ_FAST with EVQ_WAKE_ONE or EVQ_BITS, EVQ_BITS on a counter given a
  *	maximum, or (without EVQ_BITS) @initval above the maximum

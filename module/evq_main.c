@@ -655,15 +655,21 @@ out_contended:
 }
 
 /*
- * One write of exactly eight bytes taken from the current segment of @from.
+ * One write of exactly eight bytes from @from: its current segment for a
+ * writev(2) (ITER_IOVEC), whose segments are writes of their own as for
+ * eventfd; anything else is one buffer, as write(2)'s: a user buffer
+ * (ITER_UBUF), or a registered io_uring buffer (ITER_BVEC, one segment a
+ * page), where eight bytes may cross a page boundary and so two segments.
  * Returns 8 or a negative errno.
  */
 static ssize_t evq_write_one(struct evq_ctx *ctx, struct iov_iter *from,
 			     bool nowait)
 {
+	size_t len = iter_is_iovec(from) ? iov_iter_single_seg_count(from) :
+		     iov_iter_count(from);
 	u64 ucnt;
 
-	if (iov_iter_single_seg_count(from) != sizeof(ucnt))
+	if (len != sizeof(ucnt))
 		return -EINVAL;
 	if (copy_from_iter(&ucnt, sizeof(ucnt), from) != sizeof(ucnt))
 		return -EFAULT;

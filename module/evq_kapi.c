@@ -249,6 +249,19 @@ static u64 evq_signal_sum(const struct evq_ctx *ctx, u64 count, u64 n)
 	return count + min(n, room);
 }
 
+/*
+ * The wake-up key for a count of @count after a signal: EPOLLIN, and
+ * EPOLLERR where evq_poll() reports it, at ULLONG_MAX outside bit mode (a
+ * full mask is no overflow). A key with EPOLLERR passes every epoll
+ * entry's filter, EPOLLOUT-only ones included. Callers hold ctx->wqh.lock.
+ */
+static __poll_t evq_signal_key(const struct evq_ctx *ctx, u64 count)
+{
+	if (count == ULLONG_MAX && !(ctx->flags & EVQ_BITS))
+		return EPOLLIN | EPOLLERR;
+	return EPOLLIN;
+}
+
 /**
  * evq_signal() - add to a counter from the kernel and wake its waiters
  * @ctx: the counter, from evq_ctx_fdget() or evq_ctx_fileget()
@@ -261,9 +274,9 @@ static u64 evq_signal_sum(const struct evq_ctx *ctx, u64 count, u64 n)
  * at the maximum and the rest of @n is dropped: flow control applies to
  * the kernel's producers too, without ever making them wait. A counter in
  * bit mode (EVQ_BITS) gets @n ORed in. Readers are woken with EPOLLIN, and
- * with EPOLLERR too when the count is at ULLONG_MAX; in wake-one mode only
- * as many readers as @n can serve. A signal of 0 wakes them and adds
- * nothing, like a write of 0.
+ * with EPOLLERR too when the count is at ULLONG_MAX outside bit mode, as
+ * poll reports it; in wake-one mode only as many readers as @n can serve.
+ * A signal of 0 wakes them and adds nothing, like a write of 0.
  *
  * Refused, with a warning once, from inside an evq wake-up callback; see
  * evq_signal_allowed(). On an EVQ_FAST counter, whose count userspace
@@ -305,8 +318,7 @@ bool evq_signal(struct evq_ctx *ctx, u64 n)
 			return false;
 		}
 	}
-	evq_wake_in_locked(ctx, count == ULLONG_MAX ? EPOLLIN | EPOLLERR :
-			   EPOLLIN, n);
+	evq_wake_in_locked(ctx, evq_signal_key(ctx, count), n);
 	spin_unlock_irqrestore(&ctx->wqh.lock, flags);
 	return true;
 }

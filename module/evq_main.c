@@ -1114,6 +1114,22 @@ static long evq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	}
 }
 
+#ifdef CONFIG_COMPAT
+/*
+ * A 32-bit process's ioctl: compat_ptr() for the requests whose argument
+ * is a pointer, as compat_ptr_ioctl() does, but EVQ_IOC_WAKE's is a value
+ * and passes unchanged (compat_ptr() may alter it: s390 clears bit 31).
+ * Every structure has the same layout for 32-bit and 64-bit userspace.
+ */
+static long evq_compat_ioctl(struct file *file, unsigned int cmd,
+			     unsigned long arg)
+{
+	if (cmd == EVQ_IOC_WAKE)
+		return evq_ioctl(file, cmd, arg);
+	return compat_ptr_ioctl(file, cmd, arg);
+}
+#endif
+
 /*
  * A fast counter's page, mapped: the mapping's file reference keeps the
  * counter (and so the page, and this module) alive until munmap, and each
@@ -1203,7 +1219,9 @@ const struct file_operations evq_fops = {
 	.poll		= evq_poll,
 	.mmap		= evq_mmap,
 	.unlocked_ioctl	= evq_ioctl,
-	.compat_ioctl	= compat_ptr_ioctl,
+#ifdef CONFIG_COMPAT
+	.compat_ioctl	= evq_compat_ioctl,
+#endif
 	.llseek		= noop_llseek,
 #ifdef CONFIG_PROC_FS
 	.show_fdinfo	= evq_show_fdinfo,

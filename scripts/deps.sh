@@ -34,6 +34,9 @@ DEPS=(
 	pkgconf          # the installed libevq's evq.pc (make check)
 	debhelper dh-dkms lintian  # make deb
 	dkms             # make check: DKMS builds evq from the evq-dkms package
+	# evq_compat_test's 32-bit program (gcc-multilib would conflict with
+	# cross compilers)
+	gcc-i686-linux-gnu libc6-dev-i386-cross
 )
 # shellcheck disable=SC2206 # word splitting wanted
 [ -z "${EVQ_EXTRA_DEPS:-}" ] || DEPS+=($EVQ_EXTRA_DEPS)

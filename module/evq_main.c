@@ -53,8 +53,9 @@ static_assert(offsetof(struct evq_shared, armed) ==
 	      offsetof(struct evq_page, armed));
 static_assert(offsetof(struct evq_shared, maximum) ==
 	      offsetof(struct evq_page, maximum));
+/* One kernel page holds the ABI's page, whatever the page size. */
 static_assert(sizeof(struct evq_page) <= EVQ_PAGE_SIZE &&
-	      EVQ_PAGE_SIZE == PAGE_SIZE);
+	      EVQ_PAGE_SIZE <= EVQ_MAP_SIZE && EVQ_MAP_SIZE == PAGE_SIZE);
 
 static DEFINE_IDA(evq_ida);
 
@@ -897,6 +898,8 @@ static long evq_ioctl_setup(struct evq_ctx *ctx,
 		return -EFAULT;
 	if ((setup.flags & ~EVQ_MODE_FLAGS) || setup.pad)
 		return -EINVAL;
+	if ((setup.flags & EVQ_FAST) && !EVQ_HAVE_FAST)
+		return -EOPNOTSUPP;
 	/* What is wrong whatever the maximum, before allocating. */
 	if (!evq_config_valid(setup.flags, 0, EVQ_COUNT_MAX))
 		return -EINVAL;
@@ -947,6 +950,8 @@ static long evq_ioctl_create(const struct evq_create __user *uarg)
 	if ((create.flags & ~EVQ_CREATE_FLAGS) || create.pad ||
 	    memchr_inv(create.reserved, 0, sizeof(create.reserved)))
 		return -EINVAL;
+	if ((create.flags & EVQ_FAST) && !EVQ_HAVE_FAST)
+		return -EOPNOTSUPP;
 	if (create.flags & EVQ_MAXIMUM) {
 		if (!create.maximum || create.maximum > EVQ_COUNT_MAX ||
 		    (create.flags & EVQ_BITS))
@@ -1156,8 +1161,10 @@ static const struct vm_operations_struct evq_vm_ops = {
 };
 
 /*
- * mmap: EVQ_PAGE_SIZE bytes at offset 0, shared, not executable, of a
- * fast counter. VM_DONTEXPAND keeps mremap(2) from growing it.
+ * mmap: one page at offset 0, shared, not executable, of a fast counter:
+ * EVQ_PAGE_SIZE bytes, or the kernel page they round up to where pages
+ * are larger (see EVQ_MAP_SIZE). VM_DONTEXPAND keeps mremap(2) from
+ * growing it.
  */
 static int evq_mmap(struct file *file, struct vm_area_struct *vma)
 {
@@ -1166,7 +1173,7 @@ static int evq_mmap(struct file *file, struct vm_area_struct *vma)
 	/* Pairs with the setup's release: the page is filled in. */
 	if (!smp_load_acquire(&ctx->shared))
 		return -ENODEV;
-	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != EVQ_PAGE_SIZE ||
+	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != EVQ_MAP_SIZE ||
 	    !(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	if (vma->vm_flags & VM_EXEC)

@@ -38,6 +38,7 @@
 
 #include <evq/evq_kernel.h>
 
+#include "evq_arch.h"
 #include "evq_compat.h"
 #include "evq_ctx.h"
 

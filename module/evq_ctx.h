@@ -58,7 +58,11 @@ struct evq_shared {
  * @flags: the mode flags, EVQ_SEMAPHORE, EVQ_WAKE_ONE, EVQ_BITS, EVQ_FAST
  *	(wqh.lock; set once, at setup or creation, before any reader can
  *	block)
- * @configured: EVQ_IOC_SETUP has run (wqh.lock)
+ * @used: EVQ_IOC_SETUP is no longer allowed: the counter was set up or
+ *	created configured, or has been used (evq_mark_used()). Set under
+ *	wqh.lock by setup and before anybody else sees a created counter;
+ *	set without it, with WRITE_ONCE(), by every other use, each before
+ *	it takes wqh.lock or queues on @wqh; read under wqh.lock by setup
  * @readers: tasks asleep in a read of this counter, counted from before
  *	they sleep until their wait returns, signals included (wqh.lock)
  * @writers: the same for writes waiting for room (wqh.lock)
@@ -78,7 +82,7 @@ struct evq_ctx {
 	struct evq_shared *shared;
 	u64 maximum;
 	u32 flags;
-	bool configured;
+	bool used;
 	u32 readers;
 	u32 writers;
 	int id;
@@ -102,6 +106,31 @@ static inline u64 evq_count_locked(const struct evq_ctx *ctx)
 	if (ctx->shared)
 		return atomic64_read(&ctx->shared->count);
 	return ctx->count;
+}
+
+/**
+ * evq_mark_used() - note that a counter is in use: EVQ_IOC_SETUP is refused
+ * @ctx: the counter
+ *
+ * "Used" means any read or write call (read(2), readv(2), io_uring and the
+ * like, whatever it returns), any poll (poll(2), select(2), an epoll
+ * registration, io_uring's), and any in-kernel reference
+ * (evq_ctx_fileget()). Each calls this before it takes @ctx->wqh.lock or
+ * queues on @ctx->wqh, so that the unlock of that section publishes the
+ * mark: a setup that takes the lock later sees it, and one that took it
+ * earlier configured the counter before this use looked at it. Either
+ * way nobody is queued on a counter that EVQ_IOC_SETUP configures, and
+ * nobody has seen its count. Not uses: EVQ_IOC_GET_INFO, fdinfo,
+ * EVQ_IOC_SET_MAXIMUM (a setting, the way to give an opened counter a
+ * maximum before setup), EVQ_IOC_CREATE on it (a factory's call, for
+ * another counter), and the calls that fail on a counter not set up
+ * (mmap, EVQ_IOC_WAKE). Tested once, so that a used counter's hot paths
+ * only read the flag.
+ */
+static inline void evq_mark_used(struct evq_ctx *ctx)
+{
+	if (!READ_ONCE(ctx->used))
+		WRITE_ONCE(ctx->used, true);
 }
 
 /**

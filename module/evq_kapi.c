@@ -145,7 +145,8 @@ static bool evq_current_in_wake(void)
  * @file: a file opened on /dev/evq
  *
  * The caller keeps @file alive for the duration of the call; the counter
- * returned stays valid after @file is closed, until evq_ctx_put().
+ * returned stays valid after @file is closed, until evq_ctx_put(). The
+ * counter counts as used: EVQ_IOC_SETUP fails on it from now on.
  *
  * Context: any context.
  * Return: the counter, or ERR_PTR(-EINVAL) if @file is not a /dev/evq
@@ -160,6 +161,8 @@ struct evq_ctx *evq_ctx_fileget(struct file *file)
 
 	ctx = file->private_data;
 	kref_get(&ctx->kref);
+	/* A kernel user may signal or wait at any time: no setup after it. */
+	evq_mark_used(ctx);
 	return ctx;
 }
 EXPORT_SYMBOL_GPL(evq_ctx_fileget);
@@ -246,6 +249,19 @@ static u64 evq_signal_sum(const struct evq_ctx *ctx, u64 count, u64 n)
 	return count + min(n, room);
 }
 
+/*
+ * The wake-up key for a count of @count after a signal: EPOLLIN, and
+ * EPOLLERR where evq_poll() reports it, at ULLONG_MAX outside bit mode (a
+ * full mask is no overflow). A key with EPOLLERR passes every epoll
+ * entry's filter, EPOLLOUT-only ones included. Callers hold ctx->wqh.lock.
+ */
+static __poll_t evq_signal_key(const struct evq_ctx *ctx, u64 count)
+{
+	if (count == ULLONG_MAX && !(ctx->flags & EVQ_BITS))
+		return EPOLLIN | EPOLLERR;
+	return EPOLLIN;
+}
+
 /**
  * evq_signal() - add to a counter from the kernel and wake its waiters
  * @ctx: the counter, from evq_ctx_fdget() or evq_ctx_fileget()
@@ -258,9 +274,9 @@ static u64 evq_signal_sum(const struct evq_ctx *ctx, u64 count, u64 n)
  * at the maximum and the rest of @n is dropped: flow control applies to
  * the kernel's producers too, without ever making them wait. A counter in
  * bit mode (EVQ_BITS) gets @n ORed in. Readers are woken with EPOLLIN, and
- * with EPOLLERR too when the count is at ULLONG_MAX; in wake-one mode only
- * as many readers as @n can serve. A signal of 0 wakes them and adds
- * nothing, like a write of 0.
+ * with EPOLLERR too when the count is at ULLONG_MAX outside bit mode, as
+ * poll reports it; in wake-one mode only as many readers as @n can serve.
+ * A signal of 0 wakes them and adds nothing, like a write of 0.
  *
  * Refused, with a warning once, from inside an evq wake-up callback; see
  * evq_signal_allowed(). On an EVQ_FAST counter, whose count userspace
@@ -302,8 +318,7 @@ bool evq_signal(struct evq_ctx *ctx, u64 n)
 			return false;
 		}
 	}
-	evq_wake_in_locked(ctx, count == ULLONG_MAX ? EPOLLIN | EPOLLERR :
-			   EPOLLIN, n);
+	evq_wake_in_locked(ctx, evq_signal_key(ctx, count), n);
 	spin_unlock_irqrestore(&ctx->wqh.lock, flags);
 	return true;
 }

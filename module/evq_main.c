@@ -38,6 +38,7 @@
 
 #include <evq/evq_kernel.h>
 
+#include "evq_arch.h"
 #include "evq_compat.h"
 #include "evq_ctx.h"
 
@@ -53,8 +54,9 @@ static_assert(offsetof(struct evq_shared, armed) ==
 	      offsetof(struct evq_page, armed));
 static_assert(offsetof(struct evq_shared, maximum) ==
 	      offsetof(struct evq_page, maximum));
+/* One kernel page holds the ABI's page, whatever the page size. */
 static_assert(sizeof(struct evq_page) <= EVQ_PAGE_SIZE &&
-	      EVQ_PAGE_SIZE == PAGE_SIZE);
+	      EVQ_PAGE_SIZE <= EVQ_MAP_SIZE && EVQ_MAP_SIZE == PAGE_SIZE);
 
 static DEFINE_IDA(evq_ida);
 
@@ -614,6 +616,7 @@ static ssize_t evq_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	bool nowait = (file->f_flags & O_NONBLOCK) ||
 		      (iocb->ki_flags & IOCB_NOWAIT);
 
+	evq_mark_used(file->private_data);
 	if (iov_iter_count(to) < sizeof(u64))
 		return -EINVAL;
 	return evq_read_common(file->private_data, nowait, evq_store_iter,
@@ -654,15 +657,21 @@ out_contended:
 }
 
 /*
- * One write of exactly eight bytes taken from the current segment of @from.
+ * One write of exactly eight bytes from @from: its current segment for a
+ * writev(2) (ITER_IOVEC), whose segments are writes of their own as for
+ * eventfd; anything else is one buffer, as write(2)'s: a user buffer
+ * (ITER_UBUF), or a registered io_uring buffer (ITER_BVEC, one segment a
+ * page), where eight bytes may cross a page boundary and so two segments.
  * Returns 8 or a negative errno.
  */
 static ssize_t evq_write_one(struct evq_ctx *ctx, struct iov_iter *from,
 			     bool nowait)
 {
+	size_t len = iter_is_iovec(from) ? iov_iter_single_seg_count(from) :
+		     iov_iter_count(from);
 	u64 ucnt;
 
-	if (iov_iter_single_seg_count(from) != sizeof(ucnt))
+	if (len != sizeof(ucnt))
 		return -EINVAL;
 	if (copy_from_iter(&ucnt, sizeof(ucnt), from) != sizeof(ucnt))
 		return -EFAULT;
@@ -678,6 +687,7 @@ static ssize_t evq_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	ssize_t done = 0;
 	ssize_t ret;
 
+	evq_mark_used(ctx);
 	/*
 	 * eventfd has a plain ->write, so the VFS feeds it a writev() one
 	 * segment at a time and stops at the first error: every segment must
@@ -728,6 +738,7 @@ static ssize_t evq_read(struct file *file, char __user *buf, size_t count,
 {
 	u64 __user *ubuf = (u64 __user *)buf;
 
+	evq_mark_used(file->private_data);
 	if (count < sizeof(*ubuf))
 		return -EINVAL;
 	if (!access_ok(ubuf, sizeof(*ubuf)))
@@ -743,6 +754,7 @@ static ssize_t evq_write(struct file *file, const char __user *buf,
 	struct evq_ctx *ctx = file->private_data;
 	u64 ucnt;
 
+	evq_mark_used(ctx);
 	if (count != sizeof(ucnt))
 		return -EINVAL;
 	if (get_user(ucnt, (const u64 __user *)buf))
@@ -758,6 +770,7 @@ static __poll_t evq_poll(struct file *file, poll_table *wait)
 	u64 count, maximum;
 	u32 flags;
 
+	evq_mark_used(ctx);
 	poll_wait(file, &ctx->wqh, wait);
 
 	/*
@@ -855,30 +868,23 @@ static struct evq_shared *evq_shared_alloc(u32 flags, u64 initval)
 }
 
 /*
- * Configure a counter made by open(2), whose count is 0: nobody can be
- * blocked in read or write on it yet, but a poller or a reader that came
- * before the setup may be queued. @shared is its page if @flags has
- * EVQ_FAST; then a waiter already queued is announced in it, as it did not
- * arm when it looked.
+ * Configure a counter made by open(2) and not used yet (evq_mark_used()):
+ * its count is 0 and nobody is queued on it, so there is nobody to arm
+ * for or to wake. @shared is its page if @flags has EVQ_FAST.
  */
 static void evq_configure_locked(struct evq_ctx *ctx, u32 flags, u64 initval,
 				 struct evq_shared *shared)
 {
 	lockdep_assert_held(&ctx->wqh.lock);
 
-	ctx->configured = true;
+	ctx->used = true;
 	WRITE_ONCE(ctx->flags, flags);
 	if (shared) {
 		shared->maximum = ctx->maximum;
-		/* wqh.lock is held: the queue cannot change under us. */
-		if (waitqueue_active(&ctx->wqh))
-			atomic_set(&shared->armed, EVQ_ARMED_ALL);
 		/* Filled in first; pairs with the acquire of poll and mmap. */
 		smp_store_release(&ctx->shared, shared);
-		if (initval)
-			evq_wake_in_locked(ctx, EPOLLIN, initval);
-	} else if (initval) {
-		evq_try_add_locked(ctx, initval);
+	} else {
+		WRITE_ONCE(ctx->count, initval);
 	}
 }
 
@@ -893,6 +899,8 @@ static long evq_ioctl_setup(struct evq_ctx *ctx,
 		return -EFAULT;
 	if ((setup.flags & ~EVQ_MODE_FLAGS) || setup.pad)
 		return -EINVAL;
+	if ((setup.flags & EVQ_FAST) && !EVQ_HAVE_FAST)
+		return -EOPNOTSUPP;
 	/* What is wrong whatever the maximum, before allocating. */
 	if (!evq_config_valid(setup.flags, 0, EVQ_COUNT_MAX))
 		return -EINVAL;
@@ -908,7 +916,8 @@ static long evq_ioctl_setup(struct evq_ctx *ctx,
 		ret = -EINVAL;
 		goto out_unlock;
 	}
-	if (ctx->configured || ctx->count) {
+	/* Set up before, or used: somebody may have seen or awaited it. */
+	if (ctx->used) {
 		ret = -EBUSY;
 		goto out_unlock;
 	}
@@ -942,6 +951,8 @@ static long evq_ioctl_create(const struct evq_create __user *uarg)
 	if ((create.flags & ~EVQ_CREATE_FLAGS) || create.pad ||
 	    memchr_inv(create.reserved, 0, sizeof(create.reserved)))
 		return -EINVAL;
+	if ((create.flags & EVQ_FAST) && !EVQ_HAVE_FAST)
+		return -EOPNOTSUPP;
 	if (create.flags & EVQ_MAXIMUM) {
 		if (!create.maximum || create.maximum > EVQ_COUNT_MAX ||
 		    (create.flags & EVQ_BITS))
@@ -960,7 +971,7 @@ static long evq_ioctl_create(const struct evq_create __user *uarg)
 	/* Nobody else can see the counter yet: no lock, nobody to wake. */
 	ctx->maximum = maximum;
 	ctx->flags = create.flags & EVQ_MODE_FLAGS;
-	ctx->configured = true;
+	ctx->used = true;
 	if (create.flags & EVQ_FAST) {
 		ctx->shared = evq_shared_alloc(ctx->flags, create.initval);
 		if (!ctx->shared) {
@@ -1109,6 +1120,22 @@ static long evq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	}
 }
 
+#ifdef CONFIG_COMPAT
+/*
+ * A 32-bit process's ioctl: compat_ptr() for the requests whose argument
+ * is a pointer, as compat_ptr_ioctl() does, but EVQ_IOC_WAKE's is a value
+ * and passes unchanged (compat_ptr() may alter it: s390 clears bit 31).
+ * Every structure has the same layout for 32-bit and 64-bit userspace.
+ */
+static long evq_compat_ioctl(struct file *file, unsigned int cmd,
+			     unsigned long arg)
+{
+	if (cmd == EVQ_IOC_WAKE)
+		return evq_ioctl(file, cmd, arg);
+	return compat_ptr_ioctl(file, cmd, arg);
+}
+#endif
+
 /*
  * A fast counter's page, mapped: the mapping's file reference keeps the
  * counter (and so the page, and this module) alive until munmap, and each
@@ -1135,8 +1162,10 @@ static const struct vm_operations_struct evq_vm_ops = {
 };
 
 /*
- * mmap: EVQ_PAGE_SIZE bytes at offset 0, shared, not executable, of a
- * fast counter. VM_DONTEXPAND keeps mremap(2) from growing it.
+ * mmap: one page at offset 0, shared, not executable, of a fast counter:
+ * EVQ_PAGE_SIZE bytes, or the kernel page they round up to where pages
+ * are larger (see EVQ_MAP_SIZE). VM_DONTEXPAND keeps mremap(2) from
+ * growing it.
  */
 static int evq_mmap(struct file *file, struct vm_area_struct *vma)
 {
@@ -1145,7 +1174,7 @@ static int evq_mmap(struct file *file, struct vm_area_struct *vma)
 	/* Pairs with the setup's release: the page is filled in. */
 	if (!smp_load_acquire(&ctx->shared))
 		return -ENODEV;
-	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != EVQ_PAGE_SIZE ||
+	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != EVQ_MAP_SIZE ||
 	    !(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	if (vma->vm_flags & VM_EXEC)
@@ -1198,7 +1227,9 @@ const struct file_operations evq_fops = {
 	.poll		= evq_poll,
 	.mmap		= evq_mmap,
 	.unlocked_ioctl	= evq_ioctl,
-	.compat_ioctl	= compat_ptr_ioctl,
+#ifdef CONFIG_COMPAT
+	.compat_ioctl	= evq_compat_ioctl,
+#endif
 	.llseek		= noop_llseek,
 #ifdef CONFIG_PROC_FS
 	.show_fdinfo	= evq_show_fdinfo,

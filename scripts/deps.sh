@@ -34,6 +34,10 @@ DEPS=(
 	pkgconf          # the installed libevq's evq.pc (make check)
 	debhelper dh-dkms lintian  # make deb
 	dkms             # make check: DKMS builds evq from the evq-dkms package
+	gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf  # make lint: cross-builds
+	# evq_compat_test's 32-bit program (gcc-multilib conflicts with the
+	# cross compilers above)
+	gcc-i686-linux-gnu libc6-dev-i386-cross
 )
 # shellcheck disable=SC2206 # word splitting wanted
 [ -z "${EVQ_EXTRA_DEPS:-}" ] || DEPS+=($EVQ_EXTRA_DEPS)

@@ -32,6 +32,10 @@ set -uo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(realpath -m "${1:?usage: intree-check.sh BUILDDIR}")
 ksrc=$("$top/scripts/kernel-source.sh" "$build") || exit 1
+# The real directory: where BUILDDIR/linux-source-6.12 is a symlink (a
+# worktree sharing another build's tree), cp -al would copy the link, and
+# patch(1) would then write through it into the pristine tree.
+ksrc=$(realpath "$ksrc")
 dir=$build/intree
 patch=$dir/evq.patch
 src=$dir/src

@@ -7,7 +7,8 @@
 # generated from the files the out-of-tree build uses (nothing here is a
 # second copy of a source):
 #
-#   drivers/misc/evq/               module/*.c, module/evq_ctx.h and
+#   drivers/misc/evq/               module/*.c, module/evq_ctx.h,
+#                                   module/evq_arch.h and
 #                                   module/include/evq/evq_kernel.h (as
 #                                   include/evq/, found through
 #                                   ccflags-y += -I$(src)/include), a Kconfig

@@ -12,7 +12,9 @@
 # BUILDDIR/selftests/outside/, where the VM payload picks them up;
 # scripts/vm-payload-tests runs them (pkgconfig.*). One verdict line per
 # check on stdout, details on stderr:
-#   libevq.install_layout         libraries, symlinks, headers, evq.pc
+#   libevq.install_layout         libraries, symlinks, headers, evq.pc;
+#                                 <linux/evq.h> under include/evq, nothing
+#                                 in include/linux (linux-libc-dev's)
 #   libevq.exports_only_libevq_1  SONAME libevq.so.1; the dynamic symbols
 #                                 are evq_eventfd and evq_get_info at
 #                                 LIBEVQ_1, evq_create and evq_factory_open
@@ -44,9 +46,11 @@ layout() {
 	local f
 	[ "$install_status" -eq 0 ] || fail "make install-lib failed"
 	for f in "$lib/libevq.so.1.0.0" "$lib/libevq.a" "$inc/evq.h" \
-		"$inc/linux/evq.h" "$lib/pkgconfig/evq.pc"; do
+		"$inc/evq/linux/evq.h" "$lib/pkgconfig/evq.pc"; do
 		[ -f "$f" ] || fail "missing $f" || return 1
 	done
+	# include/linux belongs to the kernel's uapi headers (linux-libc-dev).
+	[ ! -e "$inc/linux" ] || fail "installed into $inc/linux" || return 1
 	[ "$(readlink "$lib/libevq.so.1")" = libevq.so.1.0.0 ] ||
 		fail "libevq.so.1 does not point at libevq.so.1.0.0"
 	[ "$(readlink "$lib/libevq.so")" = libevq.so.1 ] ||

@@ -12,6 +12,11 @@
 #                        evq and then the test module: no compiler or sparse
 #                        diagnostics at all, and sparse ran on every file
 #                        (kbuild skips a missing or too old sparse quietly)
+#   lint.cross.NAME      evq cross-built with W=1 and -Werror against
+#                        linux-source-6.12 for arm64 with 4K and with 64K
+#                        pages and for 32-bit ARM (scripts/lint-cross.sh;
+#                        the prepared kernel trees are cached in
+#                        BUILDDIR/cross: about a minute cold, seconds warm)
 #   lint.userspace       selftests' lint target (cppcheck, clang-tidy)
 #   lint.shellcheck      shellcheck on every shell script (settings and
 #                        accepted exceptions in .shellcheckrc)
@@ -80,6 +85,9 @@ for kver in "$@"; do
 	done
 	verdict "lint.kbuild_w1_sparse.$kver" "$status"
 done
+
+# Other architectures and page sizes; prints its own verdicts.
+"$top/scripts/lint-cross.sh" "$build"
 
 make -s -C "$top/selftests" OUT="$build/selftests" \
 	KSFT_DIR="$ksrc/tools/testing/selftests" lint >&2

@@ -10,10 +10,13 @@
  * evq_concurrency_test.c (blocking, signals, many threads). Each includes
  * this header and nothing else of the others.
  *
- * Fixture "counter" runs every test under two variants: "native" makes its
- * counters with eventfd(2), "evq" with evq_eventfd() from libevq, that is
- * open("/dev/evq") plus EVQ_IOC_SETUP. evq's target is current mainline
- * eventfd (6.9+) on every kernel, so the "evq" variant always expects the
+ * Fixture "counter" runs every test under four variants, one for each way
+ * to make a counter: "native" makes its counters with eventfd(2), "evq"
+ * with evq_eventfd() from libevq (EVQ_IOC_CREATE on libevq's hidden
+ * factory), "factory" with EVQ_IOC_CREATE on a /dev/evq file of its own,
+ * and "open" with open("/dev/evq") plus EVQ_IOC_SETUP, the counters whose
+ * file the VFS made rather than evq. evq's target is current mainline
+ * eventfd (6.9+) on every kernel, so the evq variants always expect the
  * mainline behaviour, while "native" expects what the running kernel's own
  * eventfd does. native_legacy() is the only place that knows where an older
  * kernel differs from mainline. The variants and the one function that
@@ -477,6 +480,7 @@ enum counter_kind {
 	KIND_NATIVE,		/* eventfd(2) */
 	KIND_EVQ,		/* evq_eventfd() from libevq */
 	KIND_FACTORY,		/* EVQ_IOC_CREATE on an open /dev/evq */
+	KIND_OPEN,		/* open("/dev/evq") + EVQ_IOC_SETUP */
 };
 
 FIXTURE_VARIANT(counter) {
@@ -501,6 +505,15 @@ FIXTURE_VARIANT_ADD(counter, evq) {
 FIXTURE_VARIANT_ADD(counter, factory) {
 	.is_evq = true,
 	.kind = KIND_FACTORY,
+};
+
+/*
+ * And so must counters opened from the device node, whose file open(2)
+ * made (O_LARGEFILE, FMODE_PREAD and the like come from the VFS there).
+ */
+FIXTURE_VARIANT_ADD(counter, open) {
+	.is_evq = true,
+	.kind = KIND_OPEN,
 };
 
 /**
@@ -535,10 +548,41 @@ static inline int factory_create(unsigned int initval, int flags)
 }
 
 /**
+ * open_create() - a counter from open(2) and EVQ_IOC_SETUP, eventfd's flags
+ * @initval: the initial count
+ * @flags: EFD_* flags: EFD_CLOEXEC and EFD_NONBLOCK go to open(2) (they
+ *	are O_CLOEXEC and O_NONBLOCK), EFD_SEMAPHORE to the setup, and any
+ *	other bit to a setup flag the module does not know, so that it fails
+ *	as eventfd(2) does
+ *
+ * Return: the descriptor, or -1 with errno set.
+ */
+static inline int open_create(unsigned int initval, int flags)
+{
+	struct evq_setup s = { .initval = initval };
+	int fd, err;
+
+	fd = open(evq_device(), O_RDWR | (flags & (EFD_CLOEXEC | EFD_NONBLOCK)));
+	if (fd < 0)
+		return -1;
+	if (flags & EFD_SEMAPHORE)
+		s.flags |= EVQ_SEMAPHORE;
+	if (flags & ~(EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC))
+		s.flags |= 0x80000000U;
+	if (ioctl(fd, EVQ_IOC_SETUP, &s)) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/**
  * create_counter() - make a counter the way a variant does
- * @kind: KIND_EVQ: evq_eventfd() from libevq; KIND_FACTORY: EVQ_IOC_CREATE
- *	(both a native eventfd with EVQ_TEST_EVQ_IS_NATIVE=1); KIND_NATIVE:
- *	eventfd(2)
+ * @kind: KIND_EVQ: evq_eventfd() from libevq; KIND_FACTORY: EVQ_IOC_CREATE;
+ *	KIND_OPEN: open(2) and EVQ_IOC_SETUP (each a native eventfd with
+ *	EVQ_TEST_EVQ_IS_NATIVE=1); KIND_NATIVE: eventfd(2)
  * @initval: the initial count
  * @flags: EFD_* flags
  *
@@ -554,6 +598,8 @@ static inline int create_counter(enum counter_kind kind, unsigned int initval,
 		return eventfd(initval, flags);
 	if (kind == KIND_FACTORY)
 		return factory_create(initval, flags);
+	if (kind == KIND_OPEN)
+		return open_create(initval, flags);
 	return evq_eventfd(initval, flags);
 }
 
@@ -594,6 +640,7 @@ static inline int new_counter(struct __test_metadata *_metadata,
 	static const char *const how[] = {
 		[KIND_NATIVE] = "eventfd", [KIND_EVQ] = "evq_eventfd",
 		[KIND_FACTORY] = "EVQ_IOC_CREATE",
+		[KIND_OPEN] = "open+EVQ_IOC_SETUP",
 	};
 	bool lib = variant->is_evq && !evq_is_native();
 	int fd = create_counter(variant->kind, initval, flags);

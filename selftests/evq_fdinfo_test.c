@@ -348,6 +348,8 @@ TEST_F(counter, backing_file_matches_variant)
 	if (variant->kind == KIND_FACTORY && want)
 		EXPECT_STREQ("anon_inode:[evq]",
 			     fd_link(self->fd, link, sizeof(link)));
+	if (variant->kind == KIND_OPEN && want)
+		EXPECT_STREQ(evq_device(), fd_link(self->fd, link, sizeof(link)));
 	if (variant->is_evq)
 		return;
 	fd = (int)syscall(SYS_eventfd2, 3, EFD_NONBLOCK);

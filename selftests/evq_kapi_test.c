@@ -876,6 +876,36 @@ TEST_F(modes, bits_signal_ors_and_never_sets_epollerr)
 	EXPECT_EQ(POLLOUT, poll_now(fd));
 }
 
+/*
+ * The wake-up key of a full mask's signal matches what poll reports: no
+ * EPOLLERR. epoll always listens for EPOLLERR, so a key carrying it gets
+ * past the filter of an entry registered for EPOLLOUT only, which an
+ * EPOLLIN key does not: the entry is queued and, edge-triggered, reports
+ * EPOLLOUT again although nothing changed for a writer.
+ */
+TEST_F(modes, bits_full_mask_signal_gives_epollout_waiter_no_edge)
+{
+	int fd = FACTORY_ATTACHED(0, EVQ_COUNT_MAX, EVQ_BITS);
+	struct epoll_event ev;
+	int ep = epoll_on(fd, EPOLLOUT | EPOLLET);
+	int n;
+
+	ASSERT_LE(0, ep) TH_LOG("epoll_on: %s", errstr(ep));
+	ASSERT_EQ(1, epoll_wait(ep, &ev, 1, 0)) TH_LOG("the first edge");
+	EXPECT_EQ((uint32_t)EPOLLOUT, ev.events);
+	SIGNAL_ONCE(0x1);
+	n = epoll_wait(ep, &ev, 1, 0);
+	EXPECT_EQ(0, n) TH_LOG("EPOLLOUT edge after a signal of 0x1: %#x",
+			       n > 0 ? ev.events : 0);
+	SIGNAL_ONCE(UINT64_MAX);
+	n = epoll_wait(ep, &ev, 1, 0);
+	EXPECT_EQ(0, n)
+		TH_LOG("EPOLLOUT edge after a full mask (EPOLLERR in the wake-up key?): %#x",
+		       n > 0 ? ev.events : 0);
+	EXPECT_EQ(POLLIN | POLLOUT, poll_now(fd));
+	close(ep);
+}
+
 /* A reader thread that says which task it is, and when it is done. */
 struct tracked_read {
 	pthread_t thread;

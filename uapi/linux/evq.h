@@ -65,7 +65,11 @@
  *	EVQ_IOC_GET_INFO and evq_signal() all use the page's count, so the
  *	fast path and system calls mix freely on one counter. Works with
  *	EVQ_SEMAPHORE and with a maximum; not with EVQ_WAKE_ONE or EVQ_BITS
- *	(EINVAL).
+ *	(EINVAL). Refused with EOPNOTSUPP where the kernel's 64-bit atomics
+ *	are not the hardware's, so userspace's atomic instructions would not
+ *	be atomic against the kernel's (CONFIG_GENERIC_ATOMIC64: 32-bit ARM
+ *	before ARMv6K, 32-bit MIPS and PowerPC; also PA-RISC and 32-bit
+ *	SPARC); every other mode works there.
  */
 #define EVQ_SEMAPHORE		0x001U
 #define EVQ_WAKE_ONE		0x002U
@@ -147,9 +151,12 @@ struct evq_info {
 /*
  * The shared page of an EVQ_FAST counter: EVQ_PAGE_SIZE bytes at offset 0
  * of its file, mapped MAP_SHARED (mmap fails with ENODEV on a counter
- * without EVQ_FAST, EINVAL for a length above EVQ_PAGE_SIZE (mmap(2)
- * rounds shorter ones up), an offset other than 0 or without MAP_SHARED,
- * EPERM with PROT_EXEC). It stays valid until the last mapping
+ * without EVQ_FAST, EINVAL for a length above one page once mmap(2) has
+ * rounded it up, an offset other than 0 or without MAP_SHARED, EPERM
+ * with PROT_EXEC). EVQ_PAGE_SIZE is 4096 whatever the kernel's page
+ * size: on a kernel with larger pages (16K, 64K) the mapping is one
+ * kernel page, which mmap(NULL, EVQ_PAGE_SIZE, ...) gets by rounding up
+ * as usual, and struct evq_page is at its start. It stays valid until the last mapping
  * and the last file reference are gone, in whatever order; fork(2) and
  * SCM_RIGHTS share it with the file; mremap(2) cannot grow it.
  *
@@ -216,11 +223,20 @@ struct evq_page {
  * with EVQ_IOC_GET_INFO.
  *
  * EVQ_IOC_SETUP: configure a counter made by open(2), before first use.
- *	EBUSY: set up before, or it already holds a non-zero count.
+ *	"Used" means: any read or write call on it (read(2), readv(2),
+ *	write(2), writev(2), io_uring, ...), whatever it returned; any poll
+ *	(poll(2), select(2), an epoll(7) registration, io_uring's); an
+ *	in-kernel reference (a kernel user's evq_ctx_fdget()). Not uses:
+ *	EVQ_IOC_GET_INFO, fdinfo, fcntl(2), EVQ_IOC_SET_MAXIMUM (which may
+ *	come before the setup), EVQ_IOC_CREATE on it, a refused setup, and
+ *	what fails before setup (mmap, EVQ_IOC_WAKE). So nobody has seen the
+ *	counter's count or waits on it when its mode and count change.
+ *	EBUSY: set up before (by EVQ_IOC_SETUP or EVQ_IOC_CREATE), or used.
  *	EINVAL: unknown flags, non-zero @pad, EVQ_SEMAPHORE with EVQ_BITS,
  *	EVQ_FAST with EVQ_WAKE_ONE or EVQ_BITS, EVQ_BITS on a counter given a
  *	maximum, or (without EVQ_BITS) @initval above the maximum
  *	(EVQ_COUNT_MAX unless set by EVQ_IOC_SET_MAXIMUM).
+ *	EOPNOTSUPP: EVQ_FAST on an architecture without it (see EVQ_FAST).
  *	ENOMEM: no memory for EVQ_FAST's page. EFAULT: bad pointer.
  *
  * EVQ_IOC_GET_INFO: fill a struct evq_info. Consumes nothing and wakes
@@ -240,6 +256,7 @@ struct evq_page {
  *	EVQ_MAXIMUM with EVQ_BITS, EVQ_FAST with EVQ_WAKE_ONE or EVQ_BITS,
  *	a maximum of 0 or above EVQ_COUNT_MAX, a non-zero @maximum without
  *	EVQ_MAXIMUM, @initval above the maximum.
+ *	EOPNOTSUPP: EVQ_FAST on an architecture without it (see EVQ_FAST).
  *	EMFILE, ENFILE, ENOMEM: as for eventfd(2). EFAULT: bad pointer.
  *
  * EVQ_IOC_SET_MAXIMUM: set the maximum, from 1 to EVQ_COUNT_MAX, at any

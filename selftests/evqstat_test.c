@@ -63,7 +63,10 @@
  * "device"; D_FACTORY is one used only as the factory of the A_* ones.
  * A_*: EVQ_IOC_CREATE on it (evq_create()), kind "anon". L_EVENTFD:
  * evq_eventfd(), anon, and L_HIDDEN, libevq's hidden factory behind it,
- * a device open. A native eventfd is held too and must not be listed.
+ * a device open; the library may give it a maximum of its own choosing
+ * (maximum 0 below: whatever EVQ_IOC_GET_INFO says, shown as ",max=N"
+ * unless it is the default). A native eventfd is held too and must not be
+ * listed.
  */
 enum ctr {
 	D_PLAIN5, D_PLAIN5_DUP, D_SEM3, D_READER, D_WRITER, D_MODES,
@@ -103,7 +106,7 @@ static const struct want want[N_CTR] = {
 	[A_READER]	= ANON(0, COUNT_MAX, EVQ_WAKE_ONE, "plain,wake-one",
 			       1, 0),
 	[L_EVENTFD]	= ANON(6, COUNT_MAX, EVQ_SEMAPHORE, "semaphore", 0, 0),
-	[L_HIDDEN]	= DEV(0, COUNT_MAX, 0, "plain", 0, 0),
+	[L_HIDDEN]	= DEV(0, 0, 0, "plain", 0, 0),
 };
 
 /*
@@ -123,6 +126,7 @@ struct report {
 	int n;			/* counters: N_CTR, or N_PCTR */
 	int fd[N_CTR];
 	unsigned int id[N_CTR];
+	uint64_t maximum[N_CTR];	/* as EVQ_IOC_GET_INFO said */
 	int eventfd;		/* the native eventfd, -1 if none */
 	char err[160];
 };
@@ -238,6 +242,7 @@ static bool note_ids(struct report *rep)
 			return false;
 		}
 		rep->id[i] = info.id;
+		rep->maximum[i] = info.maximum;
 	}
 	return true;
 }
@@ -474,6 +479,25 @@ static int rows_of(const char *out, int pid, struct row *rows, int max)
 }
 
 /*
+ * Counter @i of holder @h as evqstat must show it: @e, its want with the
+ * maximum filled in where the library chooses it, and the mode in @mode.
+ */
+static void expect_of(const struct holder *h, int i, struct want *e,
+		      char *mode, size_t size)
+{
+	*e = h->want[i];
+	if (e->maximum)
+		return;
+	e->maximum = h->rep.maximum[i];
+	if (e->maximum == COUNT_MAX)
+		snprintf(mode, size, "%s", e->mode);
+	else
+		snprintf(mode, size, "%s,max=%llu", e->mode,
+			 (unsigned long long)e->maximum);
+	e->mode = mode;
+}
+
+/*
  * Every row of holder @h in the table @out: one per descriptor, the
  * eventfd not among them, each column right. @waiters: whether readers
  * and writers should be known (else "-").
@@ -492,8 +516,11 @@ static void check_table(struct __test_metadata *_metadata,
 		EXPECT_NE(h->rep.eventfd, rows[i].fd)
 			TH_LOG("native eventfd listed:\n%s", out);
 	for (i = 0; i < h->rep.n; i++) {
-		const struct want *w = &h->want[i];
+		char mode[64];
+		struct want e;
+		const struct want *w = &e;
 
+		expect_of(h, i, &e, mode, sizeof(mode));
 		for (j = 0; j < n && rows[j].fd != h->rep.fd[i]; j++)
 			;
 		if (j == n) {
@@ -545,8 +572,11 @@ static void check_json(struct __test_metadata *_metadata,
 	EXPECT_EQ(NULL, strstr(out, ev)) TH_LOG("native eventfd listed:\n%s",
 						out);
 	for (i = 0; i < h->rep.n; i++) {
-		const struct want *w = &h->want[i];
+		char mode[64];
+		struct want e;
+		const struct want *w = &e;
 
+		expect_of(h, i, &e, mode, sizeof(mode));
 		if (waiters)
 			snprintf(tag, sizeof(tag), "\"readers\": %u, \"writers\": %u}",
 				 w->readers, w->writers);

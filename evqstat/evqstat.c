@@ -1,23 +1,40 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * evqstat - list the /dev/evq counters of one process or of the system.
+ * evqstat - list the evq counters of one process or of the system.
  *
  *   evqstat [--json] [PID]
  *
- * One row per open file descriptor of a counter: pid, fd, id (eventfd-id
- * of fdinfo), count, mode (plain or semaphore), readers and writers (tasks
- * blocked in read or write on it). --json prints a JSON array of objects
- * with the same keys; readers and writers are null where unknown.
+ * One row per open file descriptor of a counter: pid, fd, kind, id
+ * (eventfd-id of fdinfo), count, readers and writers (tasks blocked in
+ * read or write on it), mode. --json prints a JSON array of objects with
+ * the same keys, and the mode's parts as keys of their own (maximum,
+ * semaphore, wake_one, bits, fast); readers and writers are null where
+ * unknown.
  *
- * How: a descriptor is a counter if /proc/PID/fd/N links to /dev/evq
- * ($EVQ_DEVICE if set), or is a character device with /dev/evq's st_rdev
- * (the node may be elsewhere or unlinked). /proc/PID/fdinfo/N gives the
- * count, id and mode. For the waiters, evqstat borrows the descriptor with
- * pidfd_open(2) and pidfd_getfd(2), which needs ptrace attach permission
- * (root, or the same user with Yama allowing it), and asks the counter
- * with EVQ_IOC_GET_INFO; that snapshot then also gives count, id and mode.
- * Without permission readers and writers are shown as "-". evqstat never
- * opens /proc/PID/fd/N: an open of /dev/evq would make a new counter.
+ * Kind: "anon" for a counter made by EVQ_IOC_CREATE (evq_create(),
+ * evq_eventfd(), the LD_PRELOAD interposer), whose /proc/PID/fd/N link is
+ * "anon_inode:[evq]"; "device" for an open(2) of the device node, whose
+ * link is /dev/evq ($EVQ_DEVICE if set), or which is a character device
+ * with /dev/evq's st_rdev (the node may be elsewhere or unlinked). The
+ * kernel makes no difference between a device open used as a counter and
+ * one used only as a factory (EVQ_IOC_CREATE works on every evq file, and
+ * fdinfo shows the same for both), so neither does evqstat: every device
+ * open is listed, as "device". libevq's hidden factory (evq_eventfd(3)) is
+ * one: a close-on-exec "device" row, count 0, mode plain, that the program
+ * never made itself.
+ *
+ * Mode: "plain", "semaphore" or "bits", then ",wake-one" and ",fast" where
+ * set, and ",max=N" where the maximum is not eventfd's (EVQ_COUNT_MAX).
+ *
+ * How: /proc/PID/fdinfo/N gives the count, id and mode (eventfd's keys and
+ * evq's evq-maximum, evq-wake-one, evq-bits, evq-fast). For the waiters,
+ * evqstat borrows the descriptor with pidfd_open(2) and pidfd_getfd(2),
+ * which needs ptrace attach permission (root, or the same user with Yama
+ * allowing it), and asks the counter with EVQ_IOC_GET_INFO (only if the
+ * borrowed file is of the same kind and id); that snapshot then also gives
+ * count, id and mode. Without permission readers and writers are shown as
+ * "-". evqstat never opens /proc/PID/fd/N: an open of /dev/evq would make
+ * a new counter.
  *
  * Exit status: 0 when the listing is complete, 1 if PID's descriptors
  * cannot be read, 2 for a usage error.
@@ -49,13 +66,19 @@
 #endif
 
 #define DEFAULT_DEVICE		"/dev/evq"
+/* The /proc/PID/fd link of a counter made by EVQ_IOC_CREATE. */
+#define ANON_LINK		"anon_inode:[evq]"
+
+enum kind { KIND_NONE, KIND_DEVICE, KIND_ANON };
 
 struct row {
 	int pid;
 	int fd;
+	enum kind kind;
 	long id;
 	uint64_t count;
-	bool semaphore;
+	uint64_t maximum;
+	uint32_t flags;		/* EVQ_MODE_FLAGS */
 	bool have_waiters;	/* readers/writers came from GET_INFO */
 	uint32_t readers;
 	uint32_t writers;
@@ -109,7 +132,8 @@ static int parse_int(const char *s, bool zero_ok)
 	return (int)v;
 }
 
-static bool is_counter(const struct device *dev, int pid, int fd)
+/* What /proc/@pid/fd/@fd is: an evq counter of which kind, or none. */
+static enum kind counter_kind(const struct device *dev, int pid, int fd)
 {
 	char path[64], link[4096];
 	struct stat st;
@@ -118,13 +142,17 @@ static bool is_counter(const struct device *dev, int pid, int fd)
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	len = readlink(path, link, sizeof(link) - 1);
 	if (len < 0)
-		return false;
+		return KIND_NONE;
 	link[len] = '\0';
+	if (!strcmp(link, ANON_LINK))
+		return KIND_ANON;
 	if (!strcmp(link, dev->path))
-		return true;
+		return KIND_DEVICE;
 	/* stat() follows the link without opening the file. */
-	return dev->have_rdev && stat(path, &st) == 0 &&
-	       S_ISCHR(st.st_mode) && st.st_rdev == dev->rdev;
+	if (dev->have_rdev && stat(path, &st) == 0 && S_ISCHR(st.st_mode) &&
+	    st.st_rdev == dev->rdev)
+		return KIND_DEVICE;
+	return KIND_NONE;
 }
 
 /*
@@ -135,9 +163,9 @@ static bool read_fdinfo(int pid, int fd, struct row *r)
 {
 	bool have_count = false, have_id = false;
 	char path[64], line[256];
-	unsigned long long count;
+	unsigned long long count, maximum;
 	long id;
-	int sem;
+	int on;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
@@ -151,8 +179,16 @@ static bool read_fdinfo(int pid, int fd, struct row *r)
 		} else if (sscanf(line, "eventfd-id: %ld", &id) == 1) {
 			r->id = id;
 			have_id = true;
-		} else if (sscanf(line, "eventfd-semaphore: %d", &sem) == 1) {
-			r->semaphore = sem;
+		} else if (sscanf(line, "eventfd-semaphore: %d", &on) == 1) {
+			r->flags |= on ? EVQ_SEMAPHORE : 0;
+		} else if (sscanf(line, "evq-maximum: %llu", &maximum) == 1) {
+			r->maximum = maximum;
+		} else if (sscanf(line, "evq-wake-one: %d", &on) == 1) {
+			r->flags |= on ? EVQ_WAKE_ONE : 0;
+		} else if (sscanf(line, "evq-bits: %d", &on) == 1) {
+			r->flags |= on ? EVQ_BITS : 0;
+		} else if (sscanf(line, "evq-fast: %d", &on) == 1) {
+			r->flags |= on ? EVQ_FAST : 0;
 		}
 	}
 	fclose(f);
@@ -160,26 +196,27 @@ static bool read_fdinfo(int pid, int fd, struct row *r)
 }
 
 /*
- * Borrow the descriptor through @pidfd and take a GET_INFO snapshot. Used
- * only if it is the same counter fdinfo showed (same device, same id).
+ * Borrow the descriptor through @pidfd and take a GET_INFO snapshot. Asked
+ * only if the borrowed file is a counter of the kind fdinfo's was (the
+ * number may have been reused since), used only if it has the same id.
  */
 static void read_waiters(const struct device *dev, int pidfd, int fd,
 			 struct row *r)
 {
 	struct evq_info info;
-	struct stat st;
 	int dup;
 
 	if (pidfd < 0)
 		return;
+	/* The copy is close-on-exec; the flags must be 0. */
 	dup = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
 	if (dup < 0)
 		return;
-	if (fstat(dup, &st) == 0 && S_ISCHR(st.st_mode) &&
-	    (!dev->have_rdev || st.st_rdev == dev->rdev) &&
+	if (counter_kind(dev, getpid(), dup) == r->kind &&
 	    ioctl(dup, EVQ_IOC_GET_INFO, &info) == 0 && info.id == r->id) {
 		r->count = info.count;
-		r->semaphore = info.flags & EVQ_SEMAPHORE;
+		r->maximum = info.maximum;
+		r->flags = info.flags & EVQ_MODE_FLAGS;
 		r->readers = info.readers;
 		r->writers = info.writers;
 		r->have_waiters = true;
@@ -204,14 +241,19 @@ static int scan_pid(const struct device *dev, int pid, struct rows *rows)
 		return -errno;
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	while ((de = readdir(d))) {
+		enum kind kind = KIND_NONE;
 		struct row *r;
 
 		fd = parse_int(de->d_name, true);
-		if (fd < 0 || !is_counter(dev, pid, fd))
+		if (fd >= 0)
+			kind = counter_kind(dev, pid, fd);
+		if (kind == KIND_NONE)
 			continue;
 		r = add_row(rows);
 		r->pid = pid;
 		r->fd = fd;
+		r->kind = kind;
+		r->maximum = EVQ_COUNT_MAX;
 		if (!read_fdinfo(pid, fd, r)) {
 			rows->n--;
 			continue;
@@ -253,18 +295,42 @@ static int cmp_row(const void *a, const void *b)
 	return (x->fd > y->fd) - (x->fd < y->fd);
 }
 
-static const char *mode_name(const struct row *r)
+static const char *kind_name(const struct row *r)
 {
-	return r->semaphore ? "semaphore" : "plain";
+	return r->kind == KIND_ANON ? "anon" : "device";
+}
+
+/*
+ * The mode column into @buf: "plain", "semaphore" or "bits", then
+ * ",wake-one", ",fast" and ",max=N" (N not the default EVQ_COUNT_MAX).
+ */
+static const char *mode_name(const struct row *r, char *buf, size_t size)
+{
+	int n;
+
+	n = snprintf(buf, size, "%s%s%s",
+		     r->flags & EVQ_BITS ? "bits" :
+		     r->flags & EVQ_SEMAPHORE ? "semaphore" : "plain",
+		     r->flags & EVQ_WAKE_ONE ? ",wake-one" : "",
+		     r->flags & EVQ_FAST ? ",fast" : "");
+	if (r->maximum != EVQ_COUNT_MAX && n > 0 && (size_t)n < size)
+		snprintf(buf + n, size - n, ",max=%llu",
+			 (unsigned long long)r->maximum);
+	return buf;
+}
+
+static const char *json_bool(bool b)
+{
+	return b ? "true" : "false";
 }
 
 static void print_table(const struct rows *rows)
 {
-	char rd[16], wr[16];
+	char rd[16], wr[16], mode[64];
 	size_t i;
 
-	printf("%7s %5s %6s %20s %-9s %7s %7s\n", "PID", "FD", "ID", "COUNT",
-	       "MODE", "READERS", "WRITERS");
+	printf("%7s %5s %-6s %6s %20s %7s %7s %s\n", "PID", "FD", "KIND", "ID",
+	       "COUNT", "READERS", "WRITERS", "MODE");
 	for (i = 0; i < rows->n; i++) {
 		const struct row *r = &rows->v[i];
 
@@ -275,24 +341,33 @@ static void print_table(const struct rows *rows)
 			snprintf(rd, sizeof(rd), "-");
 			snprintf(wr, sizeof(wr), "-");
 		}
-		printf("%7d %5d %6ld %20llu %-9s %7s %7s\n", r->pid, r->fd,
-		       r->id, (unsigned long long)r->count, mode_name(r), rd,
-		       wr);
+		printf("%7d %5d %-6s %6ld %20llu %7s %7s %s\n", r->pid, r->fd,
+		       kind_name(r), r->id, (unsigned long long)r->count, rd,
+		       wr, mode_name(r, mode, sizeof(mode)));
 	}
 }
 
 static void print_json(const struct rows *rows)
 {
+	char mode[64];
 	size_t i;
 
 	fputs("[", stdout);
 	for (i = 0; i < rows->n; i++) {
 		const struct row *r = &rows->v[i];
 
-		printf("%s\n  {\"pid\": %d, \"fd\": %d, \"id\": %ld, "
-		       "\"count\": %llu, \"mode\": \"%s\", ",
-		       i ? "," : "", r->pid, r->fd, r->id,
-		       (unsigned long long)r->count, mode_name(r));
+		printf("%s\n  {\"pid\": %d, \"fd\": %d, \"kind\": \"%s\", "
+		       "\"id\": %ld, \"count\": %llu, \"mode\": \"%s\", "
+		       "\"maximum\": %llu, \"semaphore\": %s, "
+		       "\"wake_one\": %s, \"bits\": %s, \"fast\": %s, ",
+		       i ? "," : "", r->pid, r->fd, kind_name(r), r->id,
+		       (unsigned long long)r->count,
+		       mode_name(r, mode, sizeof(mode)),
+		       (unsigned long long)r->maximum,
+		       json_bool(r->flags & EVQ_SEMAPHORE),
+		       json_bool(r->flags & EVQ_WAKE_ONE),
+		       json_bool(r->flags & EVQ_BITS),
+		       json_bool(r->flags & EVQ_FAST));
 		if (r->have_waiters)
 			printf("\"readers\": %u, \"writers\": %u}", r->readers,
 			       r->writers);
@@ -305,9 +380,11 @@ static void print_json(const struct rows *rows)
 static void usage(FILE *f)
 {
 	fputs("usage: evqstat [--json] [PID]\n"
-	      "List the /dev/evq counters of PID, or of every process:\n"
-	      "pid, fd, id, count, mode, and the tasks blocked in read and\n"
-	      "write (\"-\" without permission to borrow the descriptor).\n",
+	      "List the evq counters of PID, or of every process: pid, fd,\n"
+	      "kind (anon: made by EVQ_IOC_CREATE; device: an open of the\n"
+	      "device node, which may be a factory), id, count, the tasks\n"
+	      "blocked in read and write (\"-\" without permission to\n"
+	      "borrow the descriptor), and the mode.\n",
 	      f);
 }
 

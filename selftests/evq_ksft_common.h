@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -398,6 +399,33 @@ static inline bool bg_finish(struct bg_call *b)
 		return false;
 	b->started = false;
 	return true;
+}
+
+/*
+ * The path of the payload file @name, which sits next to this program
+ * (the VM's /payload, or the build's selftests directory), in @buf; $@env
+ * instead if it is set. Returns @buf.
+ */
+static inline const char *sibling_path(const char *env, const char *name,
+				       char *buf, size_t size)
+{
+	const char *set = getenv(env);
+	char *slash;
+	ssize_t n;
+
+	if (set && *set) {
+		snprintf(buf, size, "%s", set);
+		return buf;
+	}
+	n = readlink("/proc/self/exe", buf, size - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	slash = strrchr(buf, '/');
+	if (!slash) {
+		snprintf(buf, size, "./%s", name);
+		return buf;
+	}
+	snprintf(slash + 1, size - (size_t)(slash + 1 - buf), "%s", name);
+	return buf;
 }
 
 #endif /* EVQ_KSFT_COMMON_H */

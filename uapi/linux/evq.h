@@ -180,7 +180,10 @@ struct evq_info {
  * reads bring it down; ULLONG_MAX reads as EPOLLERR, as after an
  * evq_signal() overflow), never reads @flags, @maximum, @size or
  * @reserved, and sets or clears only the armed bits it owns. Garbage can
- * only lose or invent wake-ups and events of this counter.
+ * lose or invent counts, wake-ups and events of this counter, and make a
+ * semaphore read or a write, which compare-and-swap, fail with EAGAIN
+ * after 16 lost races; no system call is kept in the kernel by it (see
+ * evq(4)).
  *
  * @count: the counter value
  * @armed: EVQ_ARMED_IN, EVQ_ARMED_OUT; other bits are reserved, and

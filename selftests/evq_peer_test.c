@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * evq_peer_test - what a peer sharing an EVQ_FAST counter can and cannot
+ * do to its other users.
+ *
+ * Anyone who holds the descriptor (here a child process that received it
+ * over SCM_RIGHTS) can map the page read-write and rewrite the count in a
+ * tight loop: the scribbler. It may make reads and writes fail with
+ * EAGAIN, or leave tasks asleep, but a system call must complete, sleep
+ * or fail in bounded time whatever the page holds. Fixture "peer":
+ *   liveness        while the scribbler runs, a blocked reader (plain and
+ *                   semaphore), a writer blocked at the maximum and an
+ *                   io_uring read, each woken with EVQ_IOC_WAKE, must
+ *                   return within LIVE_MS (a deadline for "returns at
+ *                   all", never a timing): 8, or EAGAIN where the
+ *                   operation must compare-and-swap (a semaphore's take
+ *                   of 1, a write under the maximum)
+ *   kernel signals  evq_signal() from the test module (evq_testmod, which
+ *                   must be loaded) is never dropped: not while the
+ *                   scribbler runs, and not while a userspace producer
+ *                   and taker use the fast path flat out, where every
+ *                   value in must come out again
+ *
+ * Every thread that may block is released with SIGUSR1 (no SA_RESTART)
+ * at teardown, after the scribbler is killed, so no case hangs for good.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "evq.h"
+#include "evq_ksft_common.h"
+#include "kmod/evq_testmod.h"
+#include "kselftest_harness.h"
+
+/* How long a woken call may take to return while the scribbler runs. */
+#define LIVE_MS		20000
+
+/* Kernel signals and fast-path values in the flat-out case. */
+#define KSIGNALS	100000
+
+static uint64_t pg_count(const struct evq_page *p)
+{
+	return atomic_load((_Atomic uint64_t *)&p->count);
+}
+
+static uint32_t pg_armed(const struct evq_page *p)
+{
+	return atomic_load((_Atomic uint32_t *)&p->armed);
+}
+
+/* Wait up to WAIT_MS for the page's armed bits to include @bits. */
+static bool armed_within(const struct evq_page *p, uint32_t bits)
+{
+	int64_t end = now_ms() + WAIT_MS;
+
+	while ((pg_armed(p) & bits) != bits) {
+		if (now_ms() > end)
+			return false;
+		sleep_us(200);
+	}
+	return true;
+}
+
+static long wake(int fd, unsigned long bits)
+{
+	return ret_or_errno(ioctl(fd, EVQ_IOC_WAKE, bits));
+}
+
+/*
+ * The scribbler's loop, in a child: map the counter received over @sock
+ * and store lo, lo + 1, ... hi, lo, ... into its count until killed.
+ */
+static void scribble(int sock, uint64_t lo, uint64_t hi)
+{
+	_Atomic uint64_t *count;
+	struct evq_page *p;
+	uint64_t i, span = hi - lo + 1;
+	int fd;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	fd = recv_fd(sock);
+	if (fd < 0)
+		_exit(1);
+	p = mmap(NULL, EVQ_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		_exit(2);
+	count = (_Atomic uint64_t *)&p->count;
+	if (write(sock, "r", 1) != 1)
+		_exit(3);
+	for (i = 0;; i++)
+		atomic_store_explicit(count, lo + i % span, memory_order_relaxed);
+}
+
+/*
+ * Start a peer process that gets @fd over SCM_RIGHTS and rewrites the
+ * count with values from @lo to @hi; returns once it runs. Its pid, or
+ * -errno.
+ */
+static pid_t scribbler_start(int fd, uint64_t lo, uint64_t hi)
+{
+	int sv[2], err;
+	pid_t pid;
+	char c;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return err;
+	}
+	if (!pid) {
+		close(sv[0]);
+		scribble(sv[1], lo, hi);
+	}
+	close(sv[1]);
+	err = send_fd(sv[0], fd);
+	if (!err && read(sv[0], &c, 1) != 1)
+		err = -EPIPE;
+	close(sv[0]);
+	if (err) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return err;
+	}
+	return pid;
+}
+
+static void scribbler_stop(pid_t *pid)
+{
+	if (*pid <= 0)
+		return;
+	kill(*pid, SIGKILL);
+	waitpid(*pid, NULL, 0);
+	*pid = 0;
+}
+
+FIXTURE(peer) {
+	int fd;			/* EVQ_FAST, blocking, made by the factory */
+	struct evq_fast fast;	/* its page */
+	pid_t scribbler;	/* the peer, or 0 */
+	struct bg_call bg;	/* the victim */
+	int tm;			/* an evq_testmod session, or -1 */
+};
+
+FIXTURE_SETUP(peer)
+{
+	self->fd = -1;
+	self->tm = -1;
+	self->scribbler = 0;
+	memset(&self->bg, 0, sizeof(self->bg));
+	memset(&self->fast, 0, sizeof(self->fast));
+	ASSERT_EQ(0, sigusr1_interrupts(sigusr1_ignore));
+}
+
+FIXTURE_TEARDOWN(peer)
+{
+	scribbler_stop(&self->scribbler);
+	if (!bg_finish(&self->bg))
+		TH_LOG("a blocked call could not be interrupted");
+	if (self->fast.page)
+		evq_fast_unmap(&self->fast);
+	if (self->fd >= 0)
+		close(self->fd);
+	if (self->tm >= 0)
+		close(self->tm);
+}
+
+/* A fast counter in self->fd, mapped in self->fast. */
+static void fast_counter(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(peer) *self, uint64_t initval,
+			 uint64_t maximum, uint32_t flags)
+{
+	self->fd = evq_mode_counter(true, initval, maximum, flags | EVQ_FAST,
+				    false);
+	ASSERT_LE(0, self->fd) TH_LOG("fast counter (initval %llu, maximum %llu, flags %#x): %s",
+				      (unsigned long long)initval,
+				      (unsigned long long)maximum, flags,
+				      errstr(self->fd));
+	ASSERT_EQ(0, evq_fast_map(self->fd, &self->fast))
+		TH_LOG("evq_fast_map: %s", strerror(errno));
+}
+
+#define FAST_COUNTER(initval, maximum, flags) \
+	fast_counter(_metadata, self, (initval), (maximum), (flags))
+
+#define START_SCRIBBLER(lo, hi) do {					\
+	self->scribbler = scribbler_start(self->fd, (lo), (hi));	\
+	ASSERT_LT(0, self->scribbler)					\
+		TH_LOG("scribbler: %s", errstr(self->scribbler));	\
+	sleep_us(SETTLE_MS * 1000);					\
+} while (0)
+
+/*
+ * Wait LIVE_MS for the victim; then stop the scribbler whatever happened,
+ * and fail if the victim was still in the kernel.
+ */
+#define EXPECT_VICTIM_RETURNS(what) do {				\
+	bool back_ = bg_wait(&self->bg, LIVE_MS);			\
+	scribbler_stop(&self->scribbler);				\
+	ASSERT_TRUE(back_)						\
+		TH_LOG("%s still in the kernel %d ms after it was woken, while a peer rewrote the count", \
+		       (what), LIVE_MS);				\
+} while (0)
+
+/* ---- liveness while the scribbler runs ----------------------------------- */
+
+/* A read that takes the whole count takes it with an exchange: always 8. */
+TEST_F_TIMEOUT(peer, blocked_reader_returns_while_a_peer_rewrites_the_count, 90)
+{
+	FAST_COUNTER(0, EVQ_COUNT_MAX, 0);
+	ASSERT_EQ(0, bg_start(&self->bg, BG_READ, self->fd, 0));
+	ASSERT_TRUE(evq_wait_blocked(self->fd, 1, 0));
+	ASSERT_TRUE(armed_within(self->fast.page, EVQ_ARMED_IN));
+	START_SCRIBBLER(1, 1000);
+	EXPECT_EQ(0, wake(self->fd, EVQ_ARMED_IN));
+	EXPECT_VICTIM_RETURNS("read(2)");
+	EXPECT_EQ(8, self->bg.ret) TH_LOG("read: %s", errstr(self->bg.ret));
+	EXPECT_TRUE(self->bg.val >= 1 && self->bg.val <= 1000)
+		TH_LOG("read %#llx, not a value the peer stored",
+		       (unsigned long long)self->bg.val);
+}
+
+/* A semaphore's take of 1 must compare-and-swap: 8, or EAGAIN. */
+TEST_F_TIMEOUT(peer, blocked_semaphore_reader_returns_while_a_peer_rewrites_the_count, 90)
+{
+	FAST_COUNTER(0, EVQ_COUNT_MAX, EVQ_SEMAPHORE);
+	ASSERT_EQ(0, bg_start(&self->bg, BG_READ, self->fd, 0));
+	ASSERT_TRUE(evq_wait_blocked(self->fd, 1, 0));
+	ASSERT_TRUE(armed_within(self->fast.page, EVQ_ARMED_IN));
+	START_SCRIBBLER(1, 1000);
+	EXPECT_EQ(0, wake(self->fd, EVQ_ARMED_IN));
+	EXPECT_VICTIM_RETURNS("semaphore read(2)");
+	EXPECT_TRUE(self->bg.ret == 8 || self->bg.ret == -EAGAIN)
+		TH_LOG("read: %ld (%s), want 8 or EAGAIN", self->bg.ret,
+		       errstr(self->bg.ret));
+	if (self->bg.ret == 8)
+		EXPECT_EQ(1ULL, self->bg.val);
+}
+
+/* A write must respect the maximum, so compare-and-swap: 8, or EAGAIN. */
+TEST_F_TIMEOUT(peer, writer_at_the_maximum_returns_while_a_peer_rewrites_the_count, 90)
+{
+	FAST_COUNTER(1000, 1000, 0);
+	ASSERT_EQ(0, bg_start(&self->bg, BG_WRITE, self->fd, 1));
+	ASSERT_TRUE(evq_wait_blocked(self->fd, 0, 1));
+	ASSERT_TRUE(armed_within(self->fast.page, EVQ_ARMED_OUT));
+	/* Counts from 1 to 500: the write of 1 always fits. */
+	START_SCRIBBLER(1, 500);
+	EXPECT_EQ(0, wake(self->fd, EVQ_ARMED_OUT));
+	EXPECT_VICTIM_RETURNS("write(2)");
+	EXPECT_TRUE(self->bg.ret == 8 || self->bg.ret == -EAGAIN)
+		TH_LOG("write: %ld (%s), want 8 or EAGAIN", self->bg.ret,
+		       errstr(self->bg.ret));
+}
+
+/* BG_FN: one io_uring read of the counter @b->fd into @b->val. */
+static long uring_read(struct bg_call *b)
+{
+	struct __kernel_timespec ts = { .tv_sec = 2 * LIVE_MS / 1000 };
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct io_uring ring;
+	long ret;
+
+	ret = io_uring_queue_init(4, &ring, 0);
+	if (ret < 0)
+		return ret;
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_read(sqe, b->fd, &b->val, sizeof(b->val), 0);
+	ret = io_uring_submit(&ring);
+	if (ret >= 0)
+		ret = io_uring_wait_cqe_timeout(&ring, &cqe, &ts);
+	if (!ret) {
+		ret = cqe->res;
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	io_uring_queue_exit(&ring);
+	return ret;
+}
+
+TEST_F_TIMEOUT(peer, io_uring_read_returns_while_a_peer_rewrites_the_count, 90)
+{
+	FAST_COUNTER(0, EVQ_COUNT_MAX, 0);
+	self->bg.fn = uring_read;
+	ASSERT_EQ(0, bg_start(&self->bg, BG_FN, self->fd, 0));
+	/* Queued at count 0: io_uring's poll armed IN. */
+	ASSERT_TRUE(armed_within(self->fast.page, EVQ_ARMED_IN))
+		TH_LOG("the pending io_uring read did not arm IN");
+	START_SCRIBBLER(1, 1000);
+	EXPECT_EQ(0, wake(self->fd, EVQ_ARMED_IN));
+	EXPECT_VICTIM_RETURNS("io_uring read");
+	EXPECT_EQ(8, self->bg.ret) TH_LOG("io_uring read: %s", errstr(self->bg.ret));
+}
+
+/* ---- kernel signals ------------------------------------------------------ */
+
+static long tm_ioctl(int tm, unsigned long cmd, void *arg)
+{
+	return ioctl(tm, cmd, arg) < 0 ? -errno : 0;
+}
+
+/* Open an evq_testmod session on self->tm and attach self->fd. */
+static void tm_attach(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(peer) *self)
+{
+	long ret;
+
+	self->tm = open(EVQ_TESTMOD_DEVICE, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->tm) TH_LOG("open %s: %s; is evq_testmod.ko loaded?",
+				      EVQ_TESTMOD_DEVICE, strerror(errno));
+	ret = tm_ioctl(self->tm, EVQ_TESTMOD_IOC_ATTACH, &self->fd);
+	ASSERT_EQ(0, ret) TH_LOG("ATTACH: %s", errstr(ret));
+}
+
+/* @times evq_signal() calls of @value from process context; 0 or -errno. */
+static long tm_burst(int tm, uint64_t value, uint32_t times)
+{
+	struct evq_testmod_signal sig = {
+		.value = value, .times = times, .how = EVQ_TESTMOD_BURST,
+	};
+
+	return tm_ioctl(tm, EVQ_TESTMOD_IOC_SIGNAL, &sig);
+}
+
+static struct evq_testmod_stats tm_stats(struct __test_metadata *_metadata,
+					 int tm)
+{
+	struct evq_testmod_stats st;
+	long ret;
+
+	memset(&st, 0xa5, sizeof(st));
+	ret = tm_ioctl(tm, EVQ_TESTMOD_IOC_STATS, &st);
+	EXPECT_EQ(0, ret) TH_LOG("STATS: %s", errstr(ret));
+	return st;
+}
+
+TEST_F_TIMEOUT(peer, kernel_signal_is_never_dropped_while_a_peer_rewrites_the_count, 90)
+{
+	struct evq_testmod_stats st;
+	long ret;
+
+	FAST_COUNTER(0, EVQ_COUNT_MAX, 0);
+	tm_attach(_metadata, self);
+	START_SCRIBBLER(0, 1000);
+	ret = tm_burst(self->tm, 1, 10000);
+	scribbler_stop(&self->scribbler);
+	ASSERT_EQ(0, ret) TH_LOG("SIGNAL: %s", errstr(ret));
+	st = tm_stats(_metadata, self->tm);
+	EXPECT_EQ(10000ULL, st.signalled);
+	EXPECT_EQ(0ULL, st.refused)
+		TH_LOG("%llu of 10000 evq_signal() calls returned false",
+		       (unsigned long long)st.refused);
+}
+
+struct flat {
+	struct evq_fast *fast;
+	atomic_bool stop;	/* the producer stops */
+	atomic_bool drain;	/* the taker stops at the next EAGAIN */
+	uint64_t produced;	/* values the producer added */
+	uint64_t taken;		/* values the taker took */
+	long err;		/* first error, -errno */
+};
+
+static void *flat_producer(void *arg)
+{
+	struct flat *f = arg;
+
+	while (!atomic_load_explicit(&f->stop, memory_order_relaxed)) {
+		if (evq_fast_signal(f->fast, 1) < 0) {
+			f->err = -errno;
+			break;
+		}
+		f->produced++;
+	}
+	return NULL;
+}
+
+static void *flat_taker(void *arg)
+{
+	struct flat *f = arg;
+	uint64_t v;
+
+	for (;;) {
+		if (evq_fast_take(f->fast, &v) >= 0) {
+			f->taken += v;
+			continue;
+		}
+		if (errno != EAGAIN) {
+			f->err = -errno;
+			break;
+		}
+		if (atomic_load(&f->drain))
+			break;
+	}
+	return NULL;
+}
+
+/*
+ * A legitimate heavy load: a fast producer and a fast taker flat out while
+ * the kernel signals KSIGNALS times. Every value in comes out.
+ */
+TEST_F_TIMEOUT(peer, kernel_signals_all_land_under_a_flat_out_fast_producer_and_taker, 120)
+{
+	struct flat f = { .fast = &self->fast };
+	struct evq_testmod_stats st;
+	pthread_t prod, take;
+	uint64_t rest = 0;
+	long ret;
+
+	FAST_COUNTER(0, EVQ_COUNT_MAX, 0);
+	tm_attach(_metadata, self);
+	ASSERT_EQ(0, pthread_create(&prod, NULL, flat_producer, &f));
+	ASSERT_EQ(0, pthread_create(&take, NULL, flat_taker, &f));
+	ret = tm_burst(self->tm, 1, KSIGNALS);
+	atomic_store(&f.stop, true);
+	pthread_join(prod, NULL);
+	atomic_store(&f.drain, true);
+	pthread_join(take, NULL);
+	ASSERT_EQ(0, ret) TH_LOG("SIGNAL: %s", errstr(ret));
+	EXPECT_EQ(0, f.err) TH_LOG("fast path: %s", errstr(f.err));
+	if (evq_fast_take(&self->fast, &rest) < 0)
+		rest = 0;
+	st = tm_stats(_metadata, self->tm);
+	ksft_print_msg("%llu kernel signals, %llu fast signals\n",
+		       (unsigned long long)st.signalled,
+		       (unsigned long long)f.produced);
+	EXPECT_EQ(0ULL, st.refused)
+		TH_LOG("%llu evq_signal() calls returned false",
+		       (unsigned long long)st.refused);
+	EXPECT_EQ((uint64_t)KSIGNALS, st.signalled);
+	EXPECT_EQ(KSIGNALS + f.produced, f.taken + rest)
+		TH_LOG("in: %d kernel + %llu fast; out: %llu taken + %llu left",
+		       KSIGNALS, (unsigned long long)f.produced,
+		       (unsigned long long)f.taken, (unsigned long long)rest);
+	EXPECT_EQ(0ULL, pg_count(self->fast.page));
+}
+
+TEST_HARNESS_MAIN

@@ -667,10 +667,12 @@ out_pass_on:
 	/*
 	 * In wake-one mode this reader may have been the one chosen for the
 	 * count it now leaves behind: pass the wake-up on, or the readers
-	 * still asleep would never see it.
+	 * still asleep would never see it. Only there: in the other modes
+	 * every waiter had the wake-up already, and another would give
+	 * edge-triggered epoll an edge for a count that did not change.
 	 */
 	spin_lock_irq(&ctx->wqh.lock);
-	if (evq_count_locked(ctx))
+	if ((ctx->flags & EVQ_WAKE_ONE) && evq_count_locked(ctx))
 		evq_wake_in_locked(ctx, EPOLLIN, 1);
 	spin_unlock_irq(&ctx->wqh.lock);
 	return ret;

@@ -80,7 +80,11 @@ static DEFINE_IDA(evq_ida);
  * does not sleep, or the signaller sees the bit and wakes it; the
  * wake-up takes wqh.lock, so it comes after the waiter is queued, and
  * wakes it even if it has not gone to sleep yet. Readers and writers arm
- * under wqh.lock, pollers after poll_wait() queued them. Takers and
+ * under wqh.lock, pollers after poll_wait() queued them. Only a task that
+ * may wait arms, so that the next signal does not pay an EVQ_IOC_WAKE for
+ * nobody: not a read or write that fails with EAGAIN instead of waiting,
+ * and not a poll while nothing is queued on the counter (see evq_poll()).
+ * The arm, the barrier and the look still come before any sleep. Takers and
  * writers blocked by the maximum do the same with EVQ_ARMED_OUT. Whoever
  * clears a bit wakes the whole queue for it (evq_disarm(), then a
  * wake-up), which is why EVQ_WAKE_ONE is refused with EVQ_FAST: a woken
@@ -387,14 +391,18 @@ static void evq_give_back_locked(struct evq_ctx *ctx, u64 count)
 	}
 }
 
-/* Does @n fit? A fast counter's waiter arms first, see above. */
-static __always_inline bool evq_writable_locked(struct evq_ctx *ctx, u64 n)
+/*
+ * Does @n fit? A fast counter's waiter arms first, see above; @arm is
+ * false for a caller that will not wait.
+ */
+static __always_inline bool evq_writable_locked(struct evq_ctx *ctx, u64 n,
+						bool arm)
 {
 	lockdep_assert_held(&ctx->wqh.lock);
 
 	if (evq_fits_locked(ctx, evq_count_locked(ctx), n))
 		return true;
-	if (!ctx->shared)
+	if (!ctx->shared || !arm)
 		return false;
 	evq_arm(ctx->shared, EVQ_ARMED_OUT);
 	return evq_fits_locked(ctx, evq_count_locked(ctx), n);
@@ -449,7 +457,8 @@ static int evq_wait_readable_locked(struct evq_ctx *ctx, bool nowait,
 
 	lockdep_assert_held(&ctx->wqh.lock);
 
-	if (evq_readable_locked(ctx, count, true))
+	/* Arm only if about to wait (see EVQ_FAST above). */
+	if (evq_readable_locked(ctx, count, !nowait))
 		return 0;
 	if (nowait)
 		return -EAGAIN;
@@ -477,13 +486,15 @@ static int evq_wait_writable_locked(struct evq_ctx *ctx, u64 n, bool nowait)
 
 	lockdep_assert_held(&ctx->wqh.lock);
 
-	if (evq_writable_locked(ctx, n))
+	/* Arm only if about to wait, as a reader does. */
+	if (evq_writable_locked(ctx, n, !nowait))
 		return 0;
 	if (nowait)
 		return -EAGAIN;
 	ctx->writers++;
 	ret = wait_event_interruptible_locked_irq(ctx->wqh,
-						  evq_writable_locked(ctx, n));
+						  evq_writable_locked(ctx, n,
+								      true));
 	ctx->writers--;
 	return ret ? -ERESTARTSYS : 0;
 }
@@ -870,16 +881,24 @@ static __poll_t evq_poll(struct file *file, poll_table *wait)
 
 	/*
 	 * A fast counter's poller arms for what it asks, before it reads the
-	 * count (see EVQ_FAST above): poll(2) and select(2) about to sleep,
-	 * and every epoll harvest (queued long ago, now with no queueing
-	 * function), so that the first fast-path signal after it is an edge.
-	 * A caller with no poll table cannot wait, and does not arm; some
-	 * with one will not wait either (poll(2) once a descriptor was ready,
-	 * a zero timeout), and cost the next fast-path user one needless
-	 * EVQ_IOC_WAKE, never a lost wake-up.
+	 * count (see EVQ_FAST above), if it may wait: only a caller queued on
+	 * ctx->wqh can be woken, so arm only while the queue is not empty.
+	 * That covers poll(2), select(2) and io_uring about to sleep (just
+	 * queued by poll_wait()) and every epoll harvest (queued at
+	 * EPOLL_CTL_ADD, which ep->mtx orders before the harvest; the harvest
+	 * has no queueing function, and arms so that the first fast-path
+	 * signal after it is an edge). A zero-timeout poll(2) or select(2)
+	 * queues nothing and, with nobody else queued, does not arm. What
+	 * remains: a poll while another waiter is queued arms for it, and
+	 * poll(2) that queued here, then found another descriptor ready,
+	 * returns with the bit set; each costs the next fast-path user one
+	 * needless EVQ_IOC_WAKE, never a lost wake-up. The queue is looked at
+	 * without the lock: this caller's own entry is ordered by program
+	 * order, an entry that is being removed only costs a needless arm.
 	 */
 	shared = smp_load_acquire(&ctx->shared);
-	if (shared && wait) {
+	/* waitqueue_active() without a barrier: see just above. */
+	if (shared && wait && waitqueue_active(&ctx->wqh)) {
 		__poll_t req = poll_requested_events(wait);
 		u32 bits = (req & EPOLLIN ? EVQ_ARMED_IN : 0) |
 			   (req & EPOLLOUT ? EVQ_ARMED_OUT : 0);

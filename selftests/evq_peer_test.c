@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * evq_peer_test - what a peer sharing an EVQ_FAST counter can and cannot
- * do to its other users.
+ * do to its other users, and what the counter's own users cost each other.
  *
  * Anyone who holds the descriptor (here a child process that received it
  * over SCM_RIGHTS) can map the page read-write and rewrite the count in a
@@ -15,6 +15,10 @@
  *                   all", never a timing): 8, or EAGAIN where the
  *                   operation must compare-and-swap (a semaphore's take
  *                   of 1, a write under the maximum)
+ *   arming          a non-blocking read at 0, a failed non-blocking write
+ *                   and a zero-timeout poll(2) or select(2) leave the
+ *                   armed bits clear, so the next fast-path call makes no
+ *                   system call
  *   kernel signals  evq_signal() from the test module (evq_testmod, which
  *                   must be loaded) is never dropped: not while the
  *                   scribbler runs, and not while a userspace producer
@@ -38,7 +42,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -188,10 +194,10 @@ FIXTURE_TEARDOWN(peer)
 /* A fast counter in self->fd, mapped in self->fast. */
 static void fast_counter(struct __test_metadata *_metadata,
 			 FIXTURE_DATA(peer) *self, uint64_t initval,
-			 uint64_t maximum, uint32_t flags)
+			 uint64_t maximum, uint32_t flags, bool nonblock)
 {
 	self->fd = evq_mode_counter(true, initval, maximum, flags | EVQ_FAST,
-				    false);
+				    nonblock);
 	ASSERT_LE(0, self->fd) TH_LOG("fast counter (initval %llu, maximum %llu, flags %#x): %s",
 				      (unsigned long long)initval,
 				      (unsigned long long)maximum, flags,
@@ -201,7 +207,9 @@ static void fast_counter(struct __test_metadata *_metadata,
 }
 
 #define FAST_COUNTER(initval, maximum, flags) \
-	fast_counter(_metadata, self, (initval), (maximum), (flags))
+	fast_counter(_metadata, self, (initval), (maximum), (flags), false)
+#define FAST_COUNTER_NONBLOCK(initval, maximum, flags) \
+	fast_counter(_metadata, self, (initval), (maximum), (flags), true)
 
 #define START_SCRIBBLER(lo, hi) do {					\
 	self->scribbler = scribbler_start(self->fd, (lo), (hi));	\
@@ -310,6 +318,72 @@ TEST_F_TIMEOUT(peer, io_uring_read_returns_while_a_peer_rewrites_the_count, 90)
 	EXPECT_EQ(0, wake(self->fd, EVQ_ARMED_IN));
 	EXPECT_VICTIM_RETURNS("io_uring read");
 	EXPECT_EQ(8, self->bg.ret) TH_LOG("io_uring read: %s", errstr(self->bg.ret));
+}
+
+/* ---- arming only where somebody will wait -------------------------------- */
+
+/*
+ * The page's armed bits must be clear, and the next fast-path call must
+ * stay in userspace (0), after @what.
+ */
+#define EXPECT_NOT_ARMED(what) do {					\
+	EXPECT_EQ(0U, pg_armed(self->fast.page))			\
+		TH_LOG("%s armed the page: %#x", (what),		\
+		       pg_armed(self->fast.page));			\
+} while (0)
+
+TEST_F(peer, nonblocking_read_at_zero_does_not_arm)
+{
+	struct iovec iov;
+	uint64_t v = POISON;
+
+	FAST_COUNTER_NONBLOCK(0, EVQ_COUNT_MAX, 0);
+	EXPECT_EQ(-EAGAIN, read_u64(self->fd, &v));
+	EXPECT_NOT_ARMED("an O_NONBLOCK read at 0");
+	iov.iov_base = &v;
+	iov.iov_len = sizeof(v);
+	EXPECT_EQ(-EAGAIN, ret_or_errno(preadv2(self->fd, &iov, 1, -1,
+						RWF_NOWAIT)));
+	EXPECT_NOT_ARMED("a RWF_NOWAIT read at 0");
+	EXPECT_EQ(0, evq_fast_signal(&self->fast, 1))
+		TH_LOG("the signal after a read that did not wait made a system call");
+	EXPECT_EQ(8, read_u64(self->fd, &v));
+	EXPECT_EQ(1ULL, v);
+}
+
+TEST_F(peer, failed_nonblocking_write_does_not_arm)
+{
+	uint64_t v = POISON;
+
+	FAST_COUNTER_NONBLOCK(5, 5, 0);
+	EXPECT_EQ(-EAGAIN, write_u64(self->fd, 1));
+	EXPECT_NOT_ARMED("an O_NONBLOCK write at the maximum");
+	EXPECT_EQ(0, evq_fast_take(&self->fast, &v))
+		TH_LOG("the take after a write that did not wait made a system call");
+	EXPECT_EQ(5ULL, v);
+}
+
+TEST_F(peer, zero_timeout_poll_and_select_do_not_arm)
+{
+	struct timeval tv = { 0 };
+	struct pollfd p;
+	fd_set r, w;
+
+	FAST_COUNTER(0, EVQ_COUNT_MAX, 0);
+	p.fd = self->fd;
+	p.events = POLLIN | POLLOUT;
+	EXPECT_EQ(1, poll(&p, 1, 0));
+	EXPECT_EQ(POLLOUT, p.revents);
+	EXPECT_NOT_ARMED("poll(2) with a zero timeout");
+	FD_ZERO(&r);
+	FD_ZERO(&w);
+	FD_SET(self->fd, &r);
+	FD_SET(self->fd, &w);
+	EXPECT_EQ(1, select(self->fd + 1, &r, &w, NULL, &tv));
+	EXPECT_NOT_ARMED("select(2) with a zero timeout");
+	EXPECT_EQ(0, evq_fast_signal(&self->fast, 1))
+		TH_LOG("the signal after a poll that did not wait made a system call");
+	EXPECT_EQ(1ULL, pg_count(self->fast.page));
 }
 
 /* ---- kernel signals ------------------------------------------------------ */

@@ -126,6 +126,13 @@ static DEFINE_IDA(evq_ida);
  */
 #define EVQ_FAST_TRIES		16
 
+/*
+ * Times one read may fault its buffer in and find it gone again before
+ * it fails with EFAULT: only a racer that keeps unmapping the buffer
+ * (MADV_DONTNEED from another thread) gets there.
+ */
+#define EVQ_FAULT_TRIES		16
+
 /* Announce a waiter for @bits in the page, then order the count after. */
 static void evq_arm(struct evq_shared *shared, u32 bits)
 {
@@ -616,8 +623,10 @@ void evq_ctx_free(struct kref *kref)
  * if the store fails (see EVQ_FAST above). No page fault may be taken
  * under the spinlock: @store runs with faults disabled and fails instead,
  * then @fault_in faults the buffer in without the lock and the whole read
- * is retried, as futex does for its user words. Returns 8 or a negative
- * errno. Always inlined, so that @store and @fault_in, constants at every
+ * is retried, as futex does for its user words: at most EVQ_FAULT_TRIES
+ * times, each after a signal check and cond_resched(), so that a thread
+ * unmapping the buffer in a loop cannot keep the reader in the kernel.
+ * Returns 8 or a negative errno. Always inlined, so that @store and @fault_in, constants at every
  * call site, are direct calls.
  */
 static __always_inline ssize_t
@@ -625,7 +634,7 @@ evq_read_common(struct evq_ctx *ctx, bool nowait,
 		bool (*store)(void *dst, u64 ucnt), int (*fault_in)(void *dst),
 		void (*unstore)(void *dst), void *dst)
 {
-	unsigned int lost = 0;
+	unsigned int lost = 0, faults = 0;
 	u64 count, ucnt;
 	bool stored;
 	int ret;
@@ -664,8 +673,13 @@ out_unlock:
 out_fault:
 	spin_unlock_irq(&ctx->wqh.lock);
 	ret = fault_in(dst);
+	if (!ret && ++faults >= EVQ_FAULT_TRIES)
+		ret = -EFAULT;
+	if (!ret && signal_pending(current))
+		ret = -ERESTARTSYS;
 	if (ret)
 		goto out_pass_on;
+	cond_resched();
 	goto retry;
 
 out_contended:

@@ -19,6 +19,10 @@
  *                   and a zero-timeout poll(2) or select(2) leave the
  *                   armed bits clear, so the next fast-path call makes no
  *                   system call
+ *   zapped buffer   reads whose buffer another thread keeps unmapping
+ *                   (MADV_DONTNEED) complete or fail with EFAULT within
+ *                   LIVE_MS, and lose no value (a plain and a fast
+ *                   counter)
  *   kernel signals  evq_signal() from the test module (evq_testmod, which
  *                   must be loaded) is never dropped: not while the
  *                   scribbler runs, and not while a userspace producer
@@ -318,6 +322,113 @@ TEST_F_TIMEOUT(peer, io_uring_read_returns_while_a_peer_rewrites_the_count, 90)
 	EXPECT_EQ(0, wake(self->fd, EVQ_ARMED_IN));
 	EXPECT_VICTIM_RETURNS("io_uring read");
 	EXPECT_EQ(8, self->bg.ret) TH_LOG("io_uring read: %s", errstr(self->bg.ret));
+}
+
+/* ---- a reader whose buffer keeps going away ------------------------------ */
+
+#define ZAP_READS	2000
+
+struct zapper {
+	void *page;
+	atomic_bool stop;
+	unsigned long zaps;
+};
+
+/* Unmap the page's contents (MADV_DONTNEED) in a loop until told to stop. */
+static void *zapper_main(void *arg)
+{
+	struct zapper *z = arg;
+
+	while (!atomic_load_explicit(&z->stop, memory_order_relaxed)) {
+		madvise(z->page, 4096, MADV_DONTNEED);
+		z->zaps++;
+	}
+	return NULL;
+}
+
+struct zap_reads {
+	int fd;
+	uint64_t *buf;		/* in the zapped page */
+	uint64_t in, out;	/* written, read */
+	long efault, err;
+};
+
+/* BG_FN: ZAP_READS writes of 1, each followed by a read into @b->arg's buf. */
+static long zap_reads(struct bg_call *b)
+{
+	struct zap_reads *zr = b->arg;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < ZAP_READS; i++) {
+		if (write_u64(zr->fd, 1) != 8)
+			return -EIO;
+		zr->in++;
+		n = read(zr->fd, zr->buf, sizeof(*zr->buf));
+		if (n == 8)
+			zr->out += *zr->buf;
+		else if (errno == EFAULT)
+			zr->efault++;
+		else
+			return -errno;
+	}
+	return 0;
+}
+
+/*
+ * Reads whose buffer another thread keeps unmapping: each completes or
+ * fails with EFAULT (no value lost: what a failed read did not take is
+ * read later), and the whole run returns within LIVE_MS. On the debug
+ * kernel, no soft-lockup report either.
+ */
+static void zapped_reads(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(peer) *self, int fd)
+{
+	struct zap_reads zr = { .fd = fd };
+	struct zapper z = { 0 };
+	pthread_t th;
+	uint64_t v;
+	bool back;
+
+	z.page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, z.page);
+	zr.buf = z.page;
+	ASSERT_EQ(0, pthread_create(&th, NULL, zapper_main, &z));
+	self->bg.fn = zap_reads;
+	self->bg.arg = &zr;
+	ASSERT_EQ(0, bg_start(&self->bg, BG_FN, fd, 0));
+	back = bg_wait(&self->bg, LIVE_MS);
+	atomic_store(&z.stop, true);
+	pthread_join(th, NULL);
+	ASSERT_TRUE(back) TH_LOG("%ld of %d reads done after %d ms, %lu zaps",
+				 (long)zr.in, ZAP_READS, LIVE_MS, z.zaps);
+	ASSERT_TRUE(bg_finish(&self->bg));
+	EXPECT_EQ(0, self->bg.ret) TH_LOG("%s", errstr(self->bg.ret));
+	ksft_print_msg("%d reads: %ld EFAULT, %lu zaps\n", ZAP_READS,
+		       zr.efault, z.zaps);
+	/* What the failed reads left is still there. */
+	if (zr.out < zr.in) {
+		EXPECT_EQ(8, read_u64(fd, &v));
+		zr.out += v;
+	}
+	EXPECT_EQ(zr.in, zr.out) TH_LOG("written %llu, read %llu",
+					(unsigned long long)zr.in,
+					(unsigned long long)zr.out);
+	munmap(z.page, 4096);
+}
+
+TEST_F_TIMEOUT(peer, reads_into_a_buffer_that_keeps_being_unmapped_return, 90)
+{
+	self->fd = evq_mode_counter(true, 0, EVQ_COUNT_MAX, 0, false);
+	ASSERT_LE(0, self->fd) TH_LOG("counter: %s", errstr(self->fd));
+	zapped_reads(_metadata, self, self->fd);
+}
+
+TEST_F_TIMEOUT(peer, fast_reads_into_a_buffer_that_keeps_being_unmapped_return, 90)
+{
+	FAST_COUNTER(0, EVQ_COUNT_MAX, 0);
+	zapped_reads(_metadata, self, self->fd);
 }
 
 /* ---- arming only where somebody will wait -------------------------------- */

@@ -219,7 +219,7 @@ static void fast_counter(struct __test_metadata *_metadata,
 	self->scribbler = scribbler_start(self->fd, (lo), (hi));	\
 	ASSERT_LT(0, self->scribbler)					\
 		TH_LOG("scribbler: %s", errstr(self->scribbler));	\
-	sleep_us(SETTLE_MS * 1000);					\
+	sleep_us(SETTLE_MS * 1000L);					\
 } while (0)
 
 /*
@@ -350,7 +350,7 @@ struct zap_reads {
 	int fd;
 	uint64_t *buf;		/* in the zapped page */
 	uint64_t in, out;	/* written, read */
-	long efault, err;
+	long efault;
 };
 
 /* BG_FN: ZAP_READS writes of 1, each followed by a read into @b->arg's buf. */

@@ -64,8 +64,8 @@ static DEFINE_IDA(evq_ida);
  * its lock and its wake-ups; what changes is that every update of the
  * count is an atomic operation on the page (evq_try_add_locked(),
  * evq_try_sub_locked(), evq_peek_or_take_locked()), and that whoever is
- * about to wait first says so in the page, so that a userspace signaller knows when to come in and
- * wake it (EVQ_IOC_WAKE):
+ * about to wait first says so in the page, so that a userspace signaller
+ * knows when to come in and wake it (EVQ_IOC_WAKE):
  *
  *   waiter (read, write, poll)          fast-path signaller (userspace)
  *   --------------------------          -------------------------------
@@ -84,9 +84,9 @@ static DEFINE_IDA(evq_ida);
  * may wait arms, so that the next signal does not pay an EVQ_IOC_WAKE for
  * nobody: not a read or write that fails with EAGAIN instead of waiting,
  * and not a poll while nothing is queued on the counter (see evq_poll()).
- * The arm, the barrier and the look still come before any sleep. Takers and
- * writers blocked by the maximum do the same with EVQ_ARMED_OUT. Whoever
- * clears a bit wakes the whole queue for it (evq_disarm(), then a
+ * The arm, the barrier and the look still come before any sleep. Takers
+ * and writers blocked by the maximum do the same with EVQ_ARMED_OUT.
+ * Whoever clears a bit wakes the whole queue for it (evq_disarm(), then a
  * wake-up), which is why EVQ_WAKE_ONE is refused with EVQ_FAST: a woken
  * subset would leave the others asleep and unannounced.
  *
@@ -626,8 +626,8 @@ void evq_ctx_free(struct kref *kref)
  * is retried, as futex does for its user words: at most EVQ_FAULT_TRIES
  * times, each after a signal check and cond_resched(), so that a thread
  * unmapping the buffer in a loop cannot keep the reader in the kernel.
- * Returns 8 or a negative errno. Always inlined, so that @store and @fault_in, constants at every
- * call site, are direct calls.
+ * Returns 8 or a negative errno. Always inlined, so that @store and
+ * @fault_in, constants at every call site, are direct calls.
  */
 static __always_inline ssize_t
 evq_read_common(struct evq_ctx *ctx, bool nowait,

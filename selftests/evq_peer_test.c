@@ -23,6 +23,8 @@
  *                   (MADV_DONTNEED) complete or fail with EFAULT within
  *                   LIVE_MS, and lose no value (a plain and a fast
  *                   counter)
+ *   wake OUT        EVQ_IOC_WAKE with EVQ_ARMED_OUT (a fast take making
+ *                   room) wakes a POLLOUT poller and a blocked writer
  *   kernel signals  evq_signal() from the test module (evq_testmod, which
  *                   must be loaded) is never dropped: not while the
  *                   scribbler runs, and not while a userspace producer
@@ -519,6 +521,58 @@ TEST_F(peer, zero_timeout_poll_and_select_do_not_arm)
 	EXPECT_NOT_ARMED("select(2) with a zero timeout");
 	EXPECT_EQ(0, evq_fast_signal(&self->fast, 1))
 		TH_LOG("the signal after a poll that did not wait made a system call");
+	EXPECT_EQ(1ULL, pg_count(self->fast.page));
+}
+
+/* ---- EVQ_IOC_WAKE(EVQ_ARMED_OUT) ----------------------------------------- */
+
+/* BG_FN: poll(2) for POLLOUT alone on @b->fd; revents in @b->events. */
+static long poll_out(struct bg_call *b)
+{
+	struct pollfd p = { .fd = b->fd, .events = POLLOUT };
+	long ret = ret_or_errno(poll(&p, 1, -1));
+
+	b->events = (uint32_t)p.revents;
+	return ret;
+}
+
+/*
+ * A take through the page that makes room wakes, through EVQ_IOC_WAKE with
+ * EVQ_ARMED_OUT, both a poller waiting for POLLOUT alone (woken only by an
+ * EPOLLOUT wake-up) and a writer blocked at the maximum.
+ */
+TEST_F(peer, wake_out_wakes_a_pollout_poller_and_a_blocked_writer)
+{
+	uint64_t v = POISON;
+
+	FAST_COUNTER(1, 1, 0);
+	/* The poller alone: nobody fills the room it is woken for. */
+	self->bg.fn = poll_out;
+	ASSERT_EQ(0, bg_start(&self->bg, BG_FN, self->fd, 0));
+	ASSERT_TRUE(armed_within(self->fast.page, EVQ_ARMED_OUT))
+		TH_LOG("the POLLOUT poller did not arm OUT");
+	EXPECT_FALSE(bg_wait(&self->bg, SETTLE_MS))
+		TH_LOG("poll returned at the maximum: %#x", self->bg.events);
+	EXPECT_EQ(1, evq_fast_take(&self->fast, &v))
+		TH_LOG("the take with OUT armed made no system call");
+	EXPECT_EQ(1ULL, v);
+	EXPECT_TRUE(bg_wait(&self->bg, WAIT_MS))
+		TH_LOG("EVQ_IOC_WAKE(EVQ_ARMED_OUT) did not wake the POLLOUT poller");
+	EXPECT_EQ(1, self->bg.ret);
+	EXPECT_EQ((uint32_t)POLLOUT, self->bg.events);
+
+	/* Then a writer blocked at the maximum. */
+	ASSERT_TRUE(bg_finish(&self->bg));
+	memset(&self->bg, 0, sizeof(self->bg));
+	EXPECT_EQ(0, evq_fast_signal(&self->fast, 1));
+	ASSERT_EQ(0, bg_start(&self->bg, BG_WRITE, self->fd, 1));
+	ASSERT_TRUE(evq_wait_blocked(self->fd, 0, 1));
+	ASSERT_TRUE(armed_within(self->fast.page, EVQ_ARMED_OUT));
+	EXPECT_EQ(1, evq_fast_take(&self->fast, &v))
+		TH_LOG("the take with a writer asleep made no system call");
+	EXPECT_TRUE(bg_wait(&self->bg, WAIT_MS))
+		TH_LOG("EVQ_IOC_WAKE(EVQ_ARMED_OUT) did not wake the blocked writer");
+	EXPECT_EQ(8, self->bg.ret) TH_LOG("write: %s", errstr(self->bg.ret));
 	EXPECT_EQ(1ULL, pg_count(self->fast.page));
 }
 

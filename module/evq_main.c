@@ -1018,7 +1018,7 @@ static void evq_configure_locked(struct evq_ctx *ctx, u32 flags, u64 initval,
 {
 	lockdep_assert_held(&ctx->wqh.lock);
 
-	ctx->used = true;
+	WRITE_ONCE(ctx->used, true);
 	WRITE_ONCE(ctx->flags, flags);
 	if (shared) {
 		shared->maximum = ctx->maximum;
@@ -1058,7 +1058,7 @@ static long evq_ioctl_setup(struct evq_ctx *ctx,
 		goto out_unlock;
 	}
 	/* Set up before, or used: somebody may have seen or awaited it. */
-	if (ctx->used) {
+	if (READ_ONCE(ctx->used)) {
 		ret = -EBUSY;
 		goto out_unlock;
 	}

@@ -156,17 +156,33 @@ int evq_fast_wake(int fd, unsigned int armed);
  * or the write(2) or read(2) it fell back to), -1 with errno set.
  */
 
-/* Clear @bit in the page's armed bits if set; if this call cleared it, wake. */
+/*
+ * Clear @bit in the page's armed bits if set; if this call cleared it,
+ * wake. Whoever clears the bit owns the wake-up, so when EVQ_IOC_WAKE
+ * fails (the descriptor was closed while the mapping stays, or its number
+ * now names another file) the bit is set again before returning -1: the
+ * sleepers it announced stay announced, and the next signaller, one with
+ * a working descriptor, wakes them. Without that, every later signal
+ * would see the bit clear and skip the system call, and a reader asleep
+ * in another process would never wake with a non-zero count. Setting the
+ * bit when nobody sleeps any more costs one spurious EVQ_IOC_WAKE.
+ */
 static inline int evq_fast_disarm_(const struct evq_fast *fast,
 				   unsigned int bit)
 {
 	_Atomic uint32_t *armed = (_Atomic uint32_t *)&fast->page->armed;
+	int err;
 
 	if (!(atomic_load(armed) & bit))
 		return 0;
 	if (!(atomic_fetch_and(armed, ~bit) & bit))
 		return 0;
-	return evq_fast_wake(fast->fd, bit) ? -1 : 1;
+	if (!evq_fast_wake(fast->fd, bit))
+		return 1;
+	err = errno;
+	atomic_fetch_or(armed, bit);
+	errno = err;
+	return -1;
 }
 
 /**

@@ -13,8 +13,23 @@
  * counter without issuing an evq ioctl on that file, and leave the file as
  * it was. A seccomp filter traps any EVQ_IOC_CREATE or EVQ_IOC_SETUP on
  * the reused number, so the test sees the ioctl itself, not only its
- * consequences. Variant "closed" leaves the number free (no tripwire: the
+ * consequences. Variant "device" puts the program's own /dev/evq
+ * descriptor there (same device node, another counter): it must not be
+ * adopted. Variant "closed" leaves the number free (no tripwire: the
  * library's new factory may take it): the next counter must still work.
+ * hidden_factory_races_get_no_foreign_ioctl does the same from threads
+ * while others make counters; this program's own ioctl() (which the
+ * library, compiled in, calls) counts evq ioctls that reach other files.
+ *
+ * "bad_device": EVQ_DEVICE naming a regular file, a directory, /dev/null,
+ * /dev/tty, a pty slave or a FIFO, or a symlink to one: ENODEV from every
+ * call, the target unchanged. at_secure_ignores_evq_device: a
+ * set-user-ID-root copy of this program, run as nobody, ignores it.
+ *
+ * fast_wake_failed_*: a fast-path wake-up that fails (closed or reused
+ * descriptor) must leave the sleeper for the next signaller to wake.
+ * fallback_without_create_behaves_as_eventfd: with EVQ_IOC_CREATE refused
+ * (seccomp, ENOTTY), evq_eventfd() opens and sets up, for every EFD_* flag.
  *
  * With EVQ_LIB_TEST_PRELOAD=1 (the dynamic build, evq_lib_test_dyn, run
  * under LD_PRELOAD=libevq-preload.so) the "hidden" cases make their

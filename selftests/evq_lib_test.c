@@ -904,7 +904,7 @@ __attribute__((constructor)) static void secure_child(void)
 			strerror(errno));
 		_exit(SECURE_FAILED);
 	}
-	if (strcmp(fd_link(fd, link, sizeof(link)), ANON_EVQ) ||
+	if (strcmp(fd_link(fd, link, sizeof(link)), ANON_EVQ) != 0 ||
 	    write(fd, &(uint64_t){ 3 }, 8) != 8 ||
 	    read(fd, &v, 8) != 8 || v != 3) {
 		fprintf(stderr, "secure child: got %s, read %llu\n", link,

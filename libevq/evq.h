@@ -25,7 +25,10 @@
 extern "C" {
 #endif
 
-/* The device node; the environment variable EVQ_DEVICE overrides it. */
+/*
+ * The device node; the environment variable EVQ_DEVICE overrides it,
+ * except in secure execution (set-user-ID and the like: secure_getenv()).
+ */
 #define EVQ_DEVICE_PATH "/dev/evq"
 
 /**
@@ -34,24 +37,33 @@ extern "C" {
  * @flags: EFD_SEMAPHORE, EFD_CLOEXEC, EFD_NONBLOCK or 0
  *
  * The counter comes from a hidden factory: a /dev/evq descriptor the
- * library opens (O_CLOEXEC) on first use and keeps for the life of the
- * process, so that later calls skip open(2)'s path walk. Before each use
- * the library checks with fstat(2) that the descriptor still is the device
- * it opened; if the program closed it (close_range(), a loop closing every
- * descriptor) and reused the number, the library forgets it, without
- * closing it, and opens another. Consequences: the process holds one more
- * descriptor, which keeps the module loaded (rmmod fails with EAGAIN while
- * the process lives); a child after fork(2) shares it, and exec drops it.
- * A thread that closes this descriptor while another thread is inside
- * evq_eventfd() races with the check, as it would with any descriptor the
- * library owns. With a module older than EVQ_IOC_CREATE, the counter is
- * made by open(2) and EVQ_IOC_SETUP instead.
+ * library opens (O_CLOEXEC) on first use, moves to number 512 or above
+ * and keeps for the life of the process, so that later calls skip
+ * open(2)'s path walk. Before each use the library checks with fstat(2)
+ * that the number still is the device it opened, then with
+ * EVQ_IOC_GET_INFO that it is the same counter (its id, and a random
+ * maximum it was given); if the program closed it (close_range(), a loop
+ * closing every descriptor) and reused the number, even for its own
+ * /dev/evq descriptor, the library forgets it, without closing it, and
+ * opens another. Consequences: the process holds one more descriptor,
+ * which keeps the module loaded (rmmod fails with EAGAIN while the
+ * process lives); a child after fork(2) shares it, and exec drops it. A
+ * thread that closes this number and dup2()s another file onto it while
+ * another thread is between the check and EVQ_IOC_CREATE can have that
+ * one ioctl reach its file (evq_eventfd(3) says what that can do). With a
+ * module older than EVQ_IOC_CREATE, the counter is made by open(2) and
+ * EVQ_IOC_SETUP instead.
+ *
+ * The device (/dev/evq, or $EVQ_DEVICE) is proven before any descriptor
+ * of it is returned: only a character device is opened (O_NOCTTY,
+ * O_NONBLOCK), and it must answer EVQ_IOC_GET_INFO.
  *
  * The result is an "anon_inode:[evq]" file, as from evq_create().
  *
  * Returns a file descriptor, or -1 with errno set: EINVAL for unknown
- * flags, ENOENT if the module is not loaded, or what open(2) and the
- * EVQ_IOC_CREATE ioctl return (EMFILE, ENFILE, ENOMEM).
+ * flags, ENOENT if the module is not loaded, ENODEV if the device is not
+ * an evq device, or what open(2) and the EVQ_IOC_CREATE ioctl return
+ * (EMFILE, ENFILE, ENOMEM).
  */
 int evq_eventfd(unsigned int initval, int flags);
 
@@ -59,7 +71,8 @@ int evq_eventfd(unsigned int initval, int flags);
  * evq_factory_open() - open a factory of counters
  * @flags: EVQ_CLOEXEC (recommended: the descriptor gets FD_CLOEXEC) or 0
  *
- * Opens the evq device (EVQ_DEVICE_PATH, or $EVQ_DEVICE) read-write. The
+ * Opens the evq device (EVQ_DEVICE_PATH, or $EVQ_DEVICE) read-write,
+ * proven as for evq_eventfd(). The
  * descriptor is itself a counter, but its use is to be passed to
  * evq_create(), as often as wanted, from any thread. Close it with
  * close(2) when done; counters already made stay valid. While it is open
@@ -67,7 +80,7 @@ int evq_eventfd(unsigned int initval, int flags);
  *
  * Returns a file descriptor, or -1 with errno set: EINVAL for flags other
  * than EVQ_CLOEXEC, ENOENT if the module is not loaded (no device node),
- * or what open(2) returns.
+ * ENODEV if the node is not an evq device, or what open(2) returns.
  */
 int evq_factory_open(unsigned int flags);
 
@@ -111,7 +124,8 @@ int evq_get_info(int fd, struct evq_info *info);
  * struct evq_fast - a mapped EVQ_FAST counter, from evq_fast_map()
  * @page: the shared page
  * @fd: the counter's descriptor (not owned: evq_fast_unmap() leaves it
- *	open)
+ *	open). If it is closed while the page is mapped, the wake-ups owed
+ *	fail and the armed bit is set again for the next signaller.
  * @flags: the counter's mode flags, from EVQ_IOC_GET_INFO when mapped
  */
 struct evq_fast {
@@ -156,17 +170,33 @@ int evq_fast_wake(int fd, unsigned int armed);
  * or the write(2) or read(2) it fell back to), -1 with errno set.
  */
 
-/* Clear @bit in the page's armed bits if set; if this call cleared it, wake. */
+/*
+ * Clear @bit in the page's armed bits if set; if this call cleared it,
+ * wake. Whoever clears the bit owns the wake-up, so when EVQ_IOC_WAKE
+ * fails (the descriptor was closed while the mapping stays, or its number
+ * now names another file) the bit is set again before returning -1: the
+ * sleepers it announced stay announced, and the next signaller, one with
+ * a working descriptor, wakes them. Without that, every later signal
+ * would see the bit clear and skip the system call, and a reader asleep
+ * in another process would never wake with a non-zero count. Setting the
+ * bit when nobody sleeps any more costs one spurious EVQ_IOC_WAKE.
+ */
 static inline int evq_fast_disarm_(const struct evq_fast *fast,
 				   unsigned int bit)
 {
 	_Atomic uint32_t *armed = (_Atomic uint32_t *)&fast->page->armed;
+	int err;
 
 	if (!(atomic_load(armed) & bit))
 		return 0;
 	if (!(atomic_fetch_and(armed, ~bit) & bit))
 		return 0;
-	return evq_fast_wake(fast->fd, bit) ? -1 : 1;
+	if (!evq_fast_wake(fast->fd, bit))
+		return 1;
+	err = errno;
+	atomic_fetch_or(armed, bit);
+	errno = err;
+	return -1;
 }
 
 /**

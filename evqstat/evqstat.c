@@ -392,7 +392,7 @@ int main(int argc, char **argv)
 {
 	struct device dev = { .path = DEFAULT_DEVICE };
 	struct rows rows = { 0 };
-	const char *env = getenv("EVQ_DEVICE");
+	const char *env = secure_getenv("EVQ_DEVICE");
 	bool json = false;
 	struct stat st;
 	int pid = 0, i, ret;

@@ -31,9 +31,6 @@
  * fallback_without_create_behaves_as_eventfd: with EVQ_IOC_CREATE refused
  * (seccomp, ENOTTY), evq_eventfd() opens and sets up, for every EFD_* flag.
  *
- * With EVQ_LIB_TEST_PRELOAD=1 (the dynamic build, evq_lib_test_dyn, run
- * under LD_PRELOAD=libevq-preload.so) the "hidden" cases make their
- * counters with eventfd(), which the interposer must turn into evq ones.
  * Without the module every case fails; none skips.
  */
 #define _GNU_SOURCE
@@ -82,13 +79,6 @@ static const char *device(void)
 	return env && *env ? env : EVQ_DEVICE_PATH;
 }
 
-static bool preload_run(void)
-{
-	const char *env = getenv("EVQ_LIB_TEST_PRELOAD");
-
-	return env && !strcmp(env, "1");
-}
-
 /* The /proc/self/fd link of @fd into @buf, "" if there is none. */
 static const char *fd_link(int fd, char *buf, size_t size)
 {
@@ -127,11 +117,10 @@ static int find_device_fd(void)
 	return find_device_fd_but(-1);
 }
 
-/* A counter the way the variant makes them: evq_eventfd() or eventfd(). */
+/* A counter made through the hidden factory. */
 static int make_counter(unsigned int initval, int flags)
 {
-	return preload_run() ? eventfd(initval, flags) :
-			       evq_eventfd(initval, flags);
+	return evq_eventfd(initval, flags);
 }
 
 /* read(2) of 8 bytes: the value, or POISON with the error in *err. */
@@ -590,9 +579,8 @@ TEST_F(factory, create_errors)
 	close(fds[0]);
 	native = eventfd(0, EFD_CLOEXEC);
 	ASSERT_LE(0, native);
-	if (!preload_run())
-		EXPECT_EQ(-ENOTTY, ret_or_errno(evq_create(native, 0, 0, 0)))
-			TH_LOG("a native eventfd as factory");
+	EXPECT_EQ(-ENOTTY, ret_or_errno(evq_create(native, 0, 0, 0)))
+		TH_LOG("a native eventfd as factory");
 	close(native);
 }
 

@@ -79,7 +79,8 @@ for kver in "$@"; do
 	# line when it is missing or too old for the kernel, and goes on.
 	for c in "$top"/module/*.c "$top"/selftests/kmod/*.c; do
 		c=$dir/${c#"$top"/}
-		grep -qE "^ +CHECK +$c\$" <<<"$out" && continue
+		awk -v c="$c" '$1 == "CHECK" && $2 == c { f = 1 } END { exit !f }' \
+			<<<"$out" && continue
 		echo "lint: sparse did not check $c against $kver" >&2
 		status=1
 	done

@@ -185,7 +185,7 @@ static inline int evq_fast_disarm_(const struct evq_fast *fast,
 				   unsigned int bit)
 {
 	_Atomic uint32_t *armed = (_Atomic uint32_t *)&fast->page->armed;
-	int err;
+	int wake_errno;
 
 	if (!(atomic_load(armed) & bit))
 		return 0;
@@ -193,9 +193,9 @@ static inline int evq_fast_disarm_(const struct evq_fast *fast,
 		return 0;
 	if (!evq_fast_wake(fast->fd, bit))
 		return 1;
-	err = errno;
+	wake_errno = errno;
 	atomic_fetch_or(armed, bit);
-	errno = err;
+	errno = wake_errno;
 	return -1;
 }
 

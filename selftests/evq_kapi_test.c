@@ -417,12 +417,18 @@ TEST_F(kapi, wakeup_callback_may_not_signal_directly)
 	close(b);
 }
 
+/* A thread that writes 1 @n times, on CPU @cpu if @pin; @done after. */
 struct writer_loop {
 	pthread_t thread;
 	int fd;
 	int n;
+	bool pin;
+	int cpu;
+	atomic_bool done;
 	long ret;
 };
+
+static int pin_to_cpu(int cpu);
 
 static void *writer_loop_fn(void *arg)
 {
@@ -430,11 +436,12 @@ static void *writer_loop_fn(void *arg)
 	uint64_t one = 1;
 	int i;
 
-	w->ret = 0;
+	w->ret = w->pin ? pin_to_cpu(w->cpu) : 0;
 	for (i = 0; i < w->n && !w->ret; i++) {
 		if (write(w->fd, &one, sizeof(one)) != sizeof(one))
 			w->ret = -errno;
 	}
+	atomic_store(&w->done, true);
 	return NULL;
 }
 
@@ -526,31 +533,6 @@ TEST_F(kapi, signal_from_a_task_that_preempted_a_waker_is_allowed)
 	close(w.fd);
 }
 
-/* The writer of signals_beside_a_task_held_in_a_wake_up_all_land. */
-struct held_writer {
-	pthread_t thread;
-	int fd;			/* the hooked counter */
-	int cpu;
-	int writes;
-	atomic_bool done;
-	long ret;
-};
-
-static void *held_writer_fn(void *arg)
-{
-	struct held_writer *w = arg;
-	uint64_t one = 1;
-	int i;
-
-	w->ret = pin_to_cpu(w->cpu);
-	for (i = 0; i < w->writes && !w->ret; i++) {
-		if (write(w->fd, &one, sizeof(one)) != sizeof(one))
-			w->ret = -errno;
-	}
-	atomic_store(&w->done, true);
-	return NULL;
-}
-
 /*
  * The recursion guard refuses only the task that is inside an evq
  * wake-up, never the others. Here a writer on CPU 0 wakes a hooked
@@ -564,7 +546,7 @@ TEST_F(kapi, signals_beside_a_task_held_in_a_wake_up_all_land)
 {
 	enum { WRITES = 20, HOLD_US = 20000 };
 	struct evq_testmod_hook hook = { .hold_us = HOLD_US };
-	struct held_writer w = { .cpu = 0, .writes = WRITES };
+	struct writer_loop w = { .n = WRITES, .pin = true, .cpu = 0 };
 	struct evq_testmod_stats st;
 	uint64_t rounds = 0;
 	long ret = 0;
@@ -585,7 +567,7 @@ TEST_F(kapi, signals_beside_a_task_held_in_a_wake_up_all_land)
 	ASSERT_EQ(0, attach(self->tm, self->fd));
 	ASSERT_EQ(0, pin_to_cpu(1));
 
-	ASSERT_EQ(0, pthread_create(&w.thread, NULL, held_writer_fn, &w));
+	ASSERT_EQ(0, pthread_create(&w.thread, NULL, writer_loop_fn, &w));
 	while (!atomic_load(&w.done) && !ret) {
 		ret = tm_signal(self->tm, 1, 1, EVQ_TESTMOD_BURST);
 		rounds++;

@@ -1650,7 +1650,9 @@ static int w11_floor(enum kind kind)
  * W12_WORK_NS of busy work per wake-up, so that most signals arrive while
  * it is busy and have nobody to wake. write(2) enters the kernel for each
  * of them anyway; the fast path only when the consumer's last epoll_wait()
- * armed the counter.
+ * armed the counter. W12.fast_drain is the event loop that drains with
+ * non-blocking read(2) until EAGAIN after each wake-up: its last read,
+ * at 0, must not arm the counter for nobody.
  */
 #define W12_WORK_NS	5000ULL
 
@@ -1714,8 +1716,36 @@ static void *w12_producer(void *p)
 	return NULL;
 }
 
-/* One W12 run through a channel of @type; rows PREFIX.signals etc. */
-static int w12_run(enum kind kind, enum chan_type type, const char *prefix)
+/*
+ * Take what the counter holds, adding it to *@got: one chan_take(), or
+ * with @drain non-blocking read(2) until EAGAIN. The system calls made,
+ * or -1.
+ */
+static int w12_take(struct chan *c, bool drain, uint64_t *got)
+{
+	uint64_t v;
+	int r, calls = 0;
+
+	if (!drain) {
+		r = chan_take(c, &v);
+		*got += v;
+		return r;
+	}
+	do {
+		v = 0;
+		r = read_u64(c->rfd, &v);
+		calls++;
+		*got += v;
+	} while (r == 1);
+	return r < 0 ? -1 : calls;
+}
+
+/*
+ * One W12 run through a channel of @type, the consumer taking with
+ * w12_take(@drain); rows PREFIX.signals etc.
+ */
+static int w12_run(enum kind kind, enum chan_type type, bool drain,
+		   const char *prefix)
 {
 	struct w12 w = { .c = { .rfd = -1, .wfd = -1 } };
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -1749,14 +1779,13 @@ static int w12_run(enum kind kind, enum chan_type type, const char *prefix)
 		}
 		if (n <= 0)
 			continue;
-		r = chan_take(&w.c, &v);
+		r = w12_take(&w.c, drain, &got);
 		if (r < 0) {
 			bench_err(prefix, kind, "take");
 			broke = true;
 			break;
 		}
 		calls += (uint64_t)r;
-		got += v;
 		w12_spin(w12_work_iters);
 	} while (now_ns() < deadline);
 	atomic_store(&w.stop, 1);
@@ -1808,13 +1837,23 @@ out:
 /* write(2) on both sides: native eventfd against a default evq counter. */
 static int w12_write(enum kind kind)
 {
-	return w12_run(kind, CHAN_COUNTER, "W12.write");
+	return w12_run(kind, CHAN_COUNTER, false, "W12.write");
 }
 
 /* Native write(2) again, against evq_fast_signal() on an EVQ_FAST counter. */
 static int w12_fast(enum kind kind)
 {
-	return w12_run(kind, CHAN_FAST, "W12.fast");
+	return w12_run(kind, CHAN_FAST, false, "W12.fast");
+}
+
+/*
+ * The same, the consumer draining with non-blocking read(2) until EAGAIN
+ * (native and evq alike): the system calls per signal show whether a read
+ * at 0 arms the counter, which would make the next fast signal wake.
+ */
+static int w12_fast_drain(enum kind kind)
+{
+	return w12_run(kind, CHAN_FAST, true, "W12.fast_drain");
 }
 
 /* ---- main ---------------------------------------------------------------- */
@@ -1842,6 +1881,7 @@ static const struct workload workloads[] = {
 	{ "W11", w11_floor, false, "floor: open /dev/null + close" },
 	{ "W12", w12_write, true, "redundant signals to a busy epoll consumer: write(2)" },
 	{ "W12", w12_fast, true, "redundant signals: native write(2), evq EVQ_FAST fast path" },
+	{ "W12", w12_fast_drain, true, "redundant signals, consumer reads until EAGAIN: native write(2), evq EVQ_FAST" },
 };
 
 #define NWORKLOADS	(sizeof(workloads) / sizeof(workloads[0]))

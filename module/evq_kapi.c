@@ -227,8 +227,9 @@ EXPORT_SYMBOL_GPL(evq_signal_allowed);
 /*
  * An EVQ_FAST counter's page belongs to userspace too, which may rewrite
  * the count between evq_signal()'s look and its compare-and-swap. A
- * signal cannot sleep and wait its turn, so after this many lost races
- * it gives up.
+ * signal cannot sleep and wait its turn, nor fail, so after this many
+ * lost races it adds with an atomic add, which cannot lose; see
+ * evq_signal().
  */
 #define EVQ_SIGNAL_TRIES	64
 
@@ -262,6 +263,26 @@ static __poll_t evq_signal_key(const struct evq_ctx *ctx, u64 count)
 	return EPOLLIN;
 }
 
+/*
+ * The fallback of evq_signal() on a fast counter: @n added to the page's
+ * count whatever it is, or ULLONG_MAX if the sum passed it. Returns the
+ * count it made. Callers hold ctx->wqh.lock.
+ */
+static u64 evq_signal_add(struct evq_ctx *ctx, u64 n)
+{
+	struct evq_shared *shared = ctx->shared;
+	u64 old;
+
+	lockdep_assert_held(&ctx->wqh.lock);
+
+	old = atomic64_fetch_add(n, &shared->count);
+	evq_disarm(shared, EVQ_ARMED_IN);
+	if (old + n >= old)
+		return old + n;
+	atomic64_set(&shared->count, ULLONG_MAX);
+	return ULLONG_MAX;
+}
+
 /**
  * evq_signal() - add to a counter from the kernel and wake its waiters
  * @ctx: the counter, from evq_ctx_fdget() or evq_ctx_fileget()
@@ -281,14 +302,18 @@ static __poll_t evq_signal_key(const struct evq_ctx *ctx, u64 count)
  * Refused, with a warning once, from inside an evq wake-up callback; see
  * evq_signal_allowed(). On an EVQ_FAST counter, whose count userspace
  * updates without the lock, the signal is a compare-and-swap in the
- * shared page; it is dropped (false) if userspace changed the count
- * EVQ_SIGNAL_TRIES times in a row while it tried, which only a program
- * rewriting its own page in a loop can make happen.
+ * shared page. If userspace changed the count EVQ_SIGNAL_TRIES times in a
+ * row while it tried (a heavy fast-path load, or a peer rewriting the
+ * page in a loop), @n is added with an atomic add instead, which cannot
+ * lose a race: the signal is never dropped and the time spent is
+ * bounded, but it is added whole, so the count may end above a lowered
+ * maximum (writers then wait until reads bring it down, as after
+ * EVQ_IOC_SET_MAXIMUM lowered it); a sum past ULLONG_MAX saturates there.
  *
  * Context: any context except NMI, hard IRQ included; does not sleep. On
  * PREEMPT_RT, where the counter's lock is a sleeping lock, not from hard
  * IRQ (as for eventfd_signal()); hrtimers not marked _HARD are fine there.
- * Return: true if signalled, false if refused or dropped.
+ * Return: true if signalled, false if refused.
  */
 bool evq_signal(struct evq_ctx *ctx, u64 n)
 {
@@ -314,8 +339,8 @@ bool evq_signal(struct evq_ctx *ctx, u64 n)
 			break;
 		}
 		if (++tries == EVQ_SIGNAL_TRIES) {
-			spin_unlock_irqrestore(&ctx->wqh.lock, flags);
-			return false;
+			count = evq_signal_add(ctx, n);
+			break;
 		}
 	}
 	evq_wake_in_locked(ctx, evq_signal_key(ctx, count), n);

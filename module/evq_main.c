@@ -64,10 +64,10 @@ static DEFINE_IDA(evq_ida);
  * EVQ_FAST: the count lives in a page that userspace maps and updates with
  * atomic instructions, without the lock. The kernel keeps its wait queue,
  * its lock and its wake-ups; what changes is that every update of the
- * count is a compare-and-swap on the page (evq_try_add_locked(),
- * evq_try_sub_locked()), and that whoever is about to wait first says so
- * in the page, so that a userspace signaller knows when to come in and
- * wake it (EVQ_IOC_WAKE):
+ * count is an atomic operation on the page (evq_try_add_locked(),
+ * evq_try_sub_locked(), evq_peek_or_take_locked()), and that whoever is
+ * about to wait first says so in the page, so that a userspace signaller
+ * knows when to come in and wake it (EVQ_IOC_WAKE):
  *
  *   waiter (read, write, poll)          fast-path signaller (userspace)
  *   --------------------------          -------------------------------
@@ -82,18 +82,58 @@ static DEFINE_IDA(evq_ida);
  * does not sleep, or the signaller sees the bit and wakes it; the
  * wake-up takes wqh.lock, so it comes after the waiter is queued, and
  * wakes it even if it has not gone to sleep yet. Readers and writers arm
- * under wqh.lock, pollers after poll_wait() queued them. Takers and
- * writers blocked by the maximum do the same with EVQ_ARMED_OUT. Whoever
- * clears a bit wakes the whole queue for it (evq_disarm(), then a
+ * under wqh.lock, pollers after poll_wait() queued them. Only a task that
+ * may wait arms, so that the next signal does not pay an EVQ_IOC_WAKE for
+ * nobody: not a read or write that fails with EAGAIN instead of waiting,
+ * and not a poll while nothing is queued on the counter (see evq_poll()).
+ * The arm, the barrier and the look still come before any sleep. Takers
+ * and writers blocked by the maximum do the same with EVQ_ARMED_OUT.
+ * Whoever clears a bit wakes the whole queue for it (evq_disarm(), then a
  * wake-up), which is why EVQ_WAKE_ONE is refused with EVQ_FAST: a woken
  * subset would leave the others asleep and unannounced.
  *
- * Userspace may write anything into the page at any time. Any count is
- * taken as the count; a compare-and-swap that loses a race is redone
- * after dropping the lock and checking for signals (evq_unlock_backoff()),
- * so a thread that rewrites the page in a loop can only slow down the
- * users of its own counter, which stay interruptible.
+ * Userspace may write anything into the page at any time, and anyone who
+ * holds the descriptor (a peer that got it over SCM_RIGHTS, a child after
+ * fork) may map the page: any count is taken as the count, and no system
+ * call may be kept in the kernel by what the page holds. Each completes,
+ * sleeps or fails in bounded time:
+ *
+ * - A read that takes the whole count (not EVQ_SEMAPHORE) takes it with an
+ *   exchange (atomic64_xchg() to 0), which cannot lose a race: it gets
+ *   the count of that instant, or 0 and arms and sleeps as usual. The
+ *   store to the reader's buffer comes after the take, with page faults
+ *   disabled; if it fails, the value is given back with an atomic add
+ *   (evq_give_back_locked()) before the buffer is faulted in.
+ * - What must compare-and-swap, a semaphore read's take of 1 and a write,
+ *   which must respect the maximum, gets EVQ_FAST_TRIES lost races per
+ *   system call, each followed by dropping the lock and checking for
+ *   signals (evq_unlock_backoff()); then it fails with EAGAIN, even on a
+ *   blocking descriptor. Legitimate users race with it too, but each of
+ *   their compare-and-swaps takes a few nanoseconds: losing so many in a
+ *   row, with the lock dropped and the scheduler let in between, takes a
+ *   peer that rewrites the count in a loop.
+ * - evq_signal() (evq_kapi.c), which may not sleep nor fail, falls back to
+ *   an atomic add, which cannot lose, after its lost races.
+ *
+ * So a peer sharing a fast counter can lose, invent or reorder its counts
+ * and wake-ups, make its reads and writes fail with EAGAIN, and keep
+ * blocked tasks asleep (a count of 0) or writers out (a count above the
+ * maximum), as a peer writing and reading the descriptor could; it cannot
+ * keep a task running in the kernel, nor reach another counter.
  */
+
+/*
+ * Lost races to userspace that one read or write on a fast counter may
+ * have before it fails with EAGAIN; see above.
+ */
+#define EVQ_FAST_TRIES		16
+
+/*
+ * Times one read may fault its buffer in and find it gone again before
+ * it fails with EFAULT: only a racer that keeps unmapping the buffer
+ * (MADV_DONTNEED from another thread) gets there.
+ */
+#define EVQ_FAULT_TRIES		16
 
 /* Announce a waiter for @bits in the page, then order the count after. */
 static void evq_arm(struct evq_shared *shared, u32 bits)
@@ -105,14 +145,17 @@ static void evq_arm(struct evq_shared *shared, u32 bits)
 
 /*
  * A compare-and-swap on a fast counter's page lost to userspace: drop the
- * lock, and let a signal or the scheduler in before the operation starts
- * over.
+ * lock, count the loss in *@lost, and let a signal or the scheduler in
+ * before the operation starts over. Returns 0 to start over, -EAGAIN
+ * after EVQ_FAST_TRIES losses, or -ERESTARTSYS.
  */
-static int evq_unlock_backoff(struct evq_ctx *ctx)
+static int evq_unlock_backoff(struct evq_ctx *ctx, unsigned int *lost)
 	__releases(&ctx->wqh.lock)
 {
 	lockdep_assert_held(&ctx->wqh.lock);
 	spin_unlock_irq(&ctx->wqh.lock);
+	if (++*lost >= EVQ_FAST_TRIES)
+		return -EAGAIN;
 	if (signal_pending(current))
 		return -ERESTARTSYS;
 	cond_resched();
@@ -289,27 +332,86 @@ static __always_inline bool evq_try_sub_locked(struct evq_ctx *ctx, u64 count, u
 	return true;
 }
 
-/* Is the count non-zero? A fast counter's waiter arms first, see above. */
-static __always_inline bool evq_readable_locked(struct evq_ctx *ctx)
+/*
+ * Does a read take the whole count from the page with an exchange (see
+ * EVQ_FAST above)? Then what it sees is already taken.
+ */
+static __always_inline bool evq_takes_all_locked(struct evq_ctx *ctx)
 {
 	lockdep_assert_held(&ctx->wqh.lock);
 
-	if (evq_count_locked(ctx))
-		return true;
-	if (!ctx->shared)
-		return false;
-	evq_arm(ctx->shared, EVQ_ARMED_IN);
+	return ctx->shared && !(ctx->flags & EVQ_SEMAPHORE);
+}
+
+/*
+ * The count, for a read: taken already, the page's count exchanged with 0,
+ * if evq_takes_all_locked(); else only looked at.
+ */
+static __always_inline u64 evq_peek_or_take_locked(struct evq_ctx *ctx)
+{
+	lockdep_assert_held(&ctx->wqh.lock);
+
+	if (evq_takes_all_locked(ctx))
+		return atomic64_xchg(&ctx->shared->count, 0);
 	return evq_count_locked(ctx);
 }
 
-/* Does @n fit? A fast counter's waiter arms first, see above. */
-static __always_inline bool evq_writable_locked(struct evq_ctx *ctx, u64 n)
+/*
+ * Is the count non-zero? Stores what evq_peek_or_take_locked() returned in
+ * *@count. A fast counter's waiter arms first, see above; @arm is false
+ * for a caller that will not wait.
+ */
+static __always_inline bool evq_readable_locked(struct evq_ctx *ctx,
+						u64 *count, bool arm)
+{
+	lockdep_assert_held(&ctx->wqh.lock);
+
+	*count = evq_peek_or_take_locked(ctx);
+	if (*count)
+		return true;
+	if (!ctx->shared || !arm)
+		return false;
+	evq_arm(ctx->shared, EVQ_ARMED_IN);
+	*count = evq_peek_or_take_locked(ctx);
+	return *count;
+}
+
+/*
+ * A fast counter's read took @count with an exchange and could not store
+ * it: add it back (no compare-and-swap, so it cannot lose a race), and, as
+ * a signaller would, wake whoever armed while it was away. Writers may
+ * have filled the room meanwhile, so the count may end above the maximum,
+ * which writers then wait out. A sum past ULLONG_MAX saturates there, as
+ * evq_signal() does.
+ */
+static void evq_give_back_locked(struct evq_ctx *ctx, u64 count)
+{
+	struct evq_shared *shared = ctx->shared;
+	s64 old;
+
+	lockdep_assert_held(&ctx->wqh.lock);
+
+	old = atomic64_fetch_add(count, &shared->count);
+	if ((u64)old + count < (u64)old)
+		atomic64_set(&shared->count, ULLONG_MAX);
+	if (atomic_read(&shared->armed) & EVQ_ARMED_IN) {
+		atomic_andnot(EVQ_ARMED_IN, &shared->armed);
+		evq_wake_locked(ctx, EPOLLIN);
+	}
+}
+
+/*
+ * Does @n fit? A fast counter's waiter arms first, see above; @arm is
+ * false for a caller that will not wait.
+ */
+static __always_inline bool evq_writable_locked(struct evq_ctx *ctx, u64 n,
+						bool arm)
 {
 	lockdep_assert_held(&ctx->wqh.lock);
 
 	if (evq_fits_locked(ctx, evq_count_locked(ctx), n))
 		return true;
-	if (!ctx->shared)
+	if (!ctx->shared || !arm)
 		return false;
 	evq_arm(ctx->shared, EVQ_ARMED_OUT);
 	return evq_fits_locked(ctx, evq_count_locked(ctx), n);
@@ -350,28 +452,35 @@ static int evq_wait_exclusive_locked(struct evq_ctx *ctx)
 
 /*
  * Wait until the count is non-zero. Returns 0 with the lock held and the
- * count non-zero (a fast counter's may be 0 again by the time the caller
- * looks), -EAGAIN if @nowait, or -ERESTARTSYS on a signal. A task
- * that waits is counted in ctx->readers from before it sleeps until the
- * wait returns, on a signal too; both updates are made under the lock, so
- * every EVQ_IOC_GET_INFO snapshot is exact.
+ * non-zero count in *@count (taken already if evq_takes_all_locked(); a
+ * fast semaphore's may have changed by the time the caller acts on it),
+ * -EAGAIN if @nowait, or -ERESTARTSYS on a signal. A task that waits is
+ * counted in ctx->readers from before it sleeps until the wait returns,
+ * on a signal too; both updates are made under the lock, so every
+ * EVQ_IOC_GET_INFO snapshot is exact.
  */
-static int evq_wait_readable_locked(struct evq_ctx *ctx, bool nowait)
+static int evq_wait_readable_locked(struct evq_ctx *ctx, bool nowait,
+				    u64 *count)
 {
 	int ret;
 
 	lockdep_assert_held(&ctx->wqh.lock);
 
-	if (evq_readable_locked(ctx))
+	/* Arm only if about to wait (see EVQ_FAST above). */
+	if (evq_readable_locked(ctx, count, !nowait))
 		return 0;
 	if (nowait)
 		return -EAGAIN;
 	ctx->readers++;
-	if (ctx->flags & EVQ_WAKE_ONE)
+	if (ctx->flags & EVQ_WAKE_ONE) {
 		ret = evq_wait_exclusive_locked(ctx);
-	else
+		*count = evq_count_locked(ctx);
+	} else {
+		/* Ends on a signal only after a look that found 0. */
 		ret = wait_event_interruptible_locked_irq(ctx->wqh,
-							  evq_readable_locked(ctx));
+							  evq_readable_locked(ctx, count,
+									      true));
+	}
 	ctx->readers--;
 	return ret ? -ERESTARTSYS : 0;
 }
@@ -386,13 +495,15 @@ static int evq_wait_writable_locked(struct evq_ctx *ctx, u64 n, bool nowait)
 
 	lockdep_assert_held(&ctx->wqh.lock);
 
-	if (evq_writable_locked(ctx, n))
+	/* Arm only if about to wait, as a reader does. */
+	if (evq_writable_locked(ctx, n, !nowait))
 		return 0;
 	if (nowait)
 		return -EAGAIN;
 	ctx->writers++;
 	ret = wait_event_interruptible_locked_irq(ctx->wqh,
-						  evq_writable_locked(ctx, n));
+						  evq_writable_locked(ctx, n,
+								      true));
 	ctx->writers--;
 	return ret ? -ERESTARTSYS : 0;
 }
@@ -509,42 +620,49 @@ void evq_ctx_free(struct kref *kref)
  * The body of every read: wait for a non-zero count unless @nowait, store
  * what the read takes (the count, or 1 in semaphore mode) with @store, and
  * only then consume it, so that a bad buffer leaves the count as it was
- * (eventfd consumes first and loses the value on EFAULT). No page fault may
- * be taken under the spinlock: @store runs with faults disabled and fails
- * instead, then @fault_in faults the buffer in without the lock and the
- * whole read is retried, as futex does for its user words. Returns 8 or a
- * negative errno. Always inlined, so that @store and @fault_in, constants
- * at every call site, are direct calls.
+ * (eventfd consumes first and loses the value on EFAULT); a fast counter's
+ * read that takes the whole count has taken it already, and gives it back
+ * if the store fails (see EVQ_FAST above). No page fault may be taken
+ * under the spinlock: @store runs with faults disabled and fails instead,
+ * then @fault_in faults the buffer in without the lock and the whole read
+ * is retried, as futex does for its user words: at most EVQ_FAULT_TRIES
+ * times, each after a signal check and cond_resched(), so that a thread
+ * unmapping the buffer in a loop cannot keep the reader in the kernel.
+ * Returns 8 or a negative errno. Always inlined, so that @store and
+ * @fault_in, constants at every call site, are direct calls.
  */
 static __always_inline ssize_t
 evq_read_common(struct evq_ctx *ctx, bool nowait,
 		bool (*store)(void *dst, u64 ucnt), int (*fault_in)(void *dst),
 		void (*unstore)(void *dst), void *dst)
 {
+	unsigned int lost = 0, faults = 0;
 	u64 count, ucnt;
+	bool stored;
 	int ret;
 
 retry:
 	spin_lock_irq(&ctx->wqh.lock);
-	ret = evq_wait_readable_locked(ctx, nowait);
+	ret = evq_wait_readable_locked(ctx, nowait, &count);
 	if (ret)
 		goto out_unlock;
 
-	count = evq_count_locked(ctx);
-	if (unlikely(!count))
-		goto out_contended;
 	ucnt = (ctx->flags & EVQ_SEMAPHORE) ? 1 : count;
 	/* Bit mode: take every bit; evq_try_sub_locked() clears them. */
 	pagefault_disable();
-	if (unlikely(!store(dst, ucnt))) {
-		pagefault_enable();
-		spin_unlock_irq(&ctx->wqh.lock);
-		ret = fault_in(dst);
-		if (ret)
-			goto out_pass_on;
-		goto retry;
-	}
+	stored = store(dst, ucnt);
 	pagefault_enable();
+	if (evq_takes_all_locked(ctx)) {
+		if (unlikely(!stored)) {
+			evq_give_back_locked(ctx, count);
+			goto out_fault;
+		}
+		evq_disarm(ctx->shared, EVQ_ARMED_OUT);
+		evq_wake_locked(ctx, EPOLLOUT);
+		goto out_unlock;
+	}
+	if (unlikely(!stored))
+		goto out_fault;
 	if (unlikely(!evq_try_sub_locked(ctx, count, ucnt))) {
 		unstore(dst);
 		goto out_contended;
@@ -554,8 +672,20 @@ out_unlock:
 	spin_unlock_irq(&ctx->wqh.lock);
 	return ret ? ret : sizeof(ucnt);
 
+out_fault:
+	spin_unlock_irq(&ctx->wqh.lock);
+	ret = fault_in(dst);
+	if (!ret && ++faults >= EVQ_FAULT_TRIES)
+		ret = -EFAULT;
+	if (!ret && signal_pending(current))
+		ret = -ERESTARTSYS;
+	if (ret)
+		goto out_pass_on;
+	cond_resched();
+	goto retry;
+
 out_contended:
-	ret = evq_unlock_backoff(ctx);
+	ret = evq_unlock_backoff(ctx, &lost);
 	if (!ret)
 		goto retry;
 	return ret;
@@ -564,10 +694,12 @@ out_pass_on:
 	/*
 	 * In wake-one mode this reader may have been the one chosen for the
 	 * count it now leaves behind: pass the wake-up on, or the readers
-	 * still asleep would never see it.
+	 * still asleep would never see it. Only there: in the other modes
+	 * every waiter had the wake-up already, and another would give
+	 * edge-triggered epoll an edge for a count that did not change.
 	 */
 	spin_lock_irq(&ctx->wqh.lock);
-	if (evq_count_locked(ctx))
+	if ((ctx->flags & EVQ_WAKE_ONE) && evq_count_locked(ctx))
 		evq_wake_in_locked(ctx, EPOLLIN, 1);
 	spin_unlock_irq(&ctx->wqh.lock);
 	return ret;
@@ -630,6 +762,7 @@ static ssize_t evq_read_iter(struct kiocb *iocb, struct iov_iter *to)
  */
 static ssize_t evq_add(struct evq_ctx *ctx, u64 ucnt, bool nowait)
 {
+	unsigned int lost = 0;
 	int ret = 0;
 
 retry:
@@ -650,7 +783,7 @@ out_unlock:
 	return ret ? ret : sizeof(ucnt);
 
 out_contended:
-	ret = evq_unlock_backoff(ctx);
+	ret = evq_unlock_backoff(ctx, &lost);
 	if (!ret)
 		goto retry;
 	return ret;
@@ -775,16 +908,24 @@ static __poll_t evq_poll(struct file *file, poll_table *wait)
 
 	/*
 	 * A fast counter's poller arms for what it asks, before it reads the
-	 * count (see EVQ_FAST above): poll(2) and select(2) about to sleep,
-	 * and every epoll harvest (queued long ago, now with no queueing
-	 * function), so that the first fast-path signal after it is an edge.
-	 * A caller with no poll table cannot wait, and does not arm; some
-	 * with one will not wait either (poll(2) once a descriptor was ready,
-	 * a zero timeout), and cost the next fast-path user one needless
-	 * EVQ_IOC_WAKE, never a lost wake-up.
+	 * count (see EVQ_FAST above), if it may wait: only a caller queued on
+	 * ctx->wqh can be woken, so arm only while the queue is not empty.
+	 * That covers poll(2), select(2) and io_uring about to sleep (just
+	 * queued by poll_wait()) and every epoll harvest (queued at
+	 * EPOLL_CTL_ADD, which ep->mtx orders before the harvest; the harvest
+	 * has no queueing function, and arms so that the first fast-path
+	 * signal after it is an edge). A zero-timeout poll(2) or select(2)
+	 * queues nothing and, with nobody else queued, does not arm. What
+	 * remains: a poll while another waiter is queued arms for it, and
+	 * poll(2) that queued here, then found another descriptor ready,
+	 * returns with the bit set; each costs the next fast-path user one
+	 * needless EVQ_IOC_WAKE, never a lost wake-up. The queue is looked at
+	 * without the lock: this caller's own entry is ordered by program
+	 * order, an entry that is being removed only costs a needless arm.
 	 */
 	shared = smp_load_acquire(&ctx->shared);
-	if (shared && wait) {
+	/* waitqueue_active() without a barrier: see just above. */
+	if (shared && wait && waitqueue_active(&ctx->wqh)) {
 		__poll_t req = poll_requested_events(wait);
 		u32 bits = (req & EPOLLIN ? EVQ_ARMED_IN : 0) |
 			   (req & EPOLLOUT ? EVQ_ARMED_OUT : 0);

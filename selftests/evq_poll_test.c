@@ -148,6 +148,36 @@ TEST_F(counter, epollet_event_on_every_write)
 	close(ep);
 }
 
+/*
+ * A read that fails with EFAULT makes no EPOLLIN edge: eventfd consumes the
+ * count and wakes only EPOLLOUT waiters; evq leaves the count as it was
+ * and wakes nobody (only a wake-one counter passes a reader's turn on).
+ */
+TEST_F(counter, efault_read_makes_no_epollin_edge)
+{
+	int fd = NEW_COUNTER(0, EFD_NONBLOCK);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+	struct epoll_event out;
+	void *bad;
+	long ret;
+	int ep;
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	ASSERT_LE(0, ep);
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev));
+	ASSERT_EQ(8, write_u64(fd, 3));
+	EXPECT_EQ(1, epoll_wait(ep, &out, 1, 0)) TH_LOG("the write's edge");
+	EXPECT_EQ(0, epoll_wait(ep, &out, 1, 0)) TH_LOG("edge reported twice");
+	bad = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, bad);
+	ret = ret_or_errno(read(fd, bad, sizeof(uint64_t)));
+	munmap(bad, 4096);
+	EXPECT_EQ(-EFAULT, ret) TH_LOG("read into PROT_NONE: %s", errstr(ret));
+	EXPECT_EQ(0, epoll_wait(ep, &out, 1, 0))
+		TH_LOG("the EFAULT read made an edge: events %#x", out.events);
+	close(ep);
+}
+
 /* ---- wake-ups ------------------------------------------------------------ */
 
 struct epoll_waiter {

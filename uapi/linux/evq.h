@@ -165,8 +165,11 @@ struct evq_info {
  * next edge); EVQ_ARMED_OUT, a writer or a poller waiting for room. The
  * kernel sets them, with a full barrier, before it looks at the count and
  * decides to wait; a waiter is on the wait queue before it sets them.
- * Every poll of the counter (poll(2), select(2), each epoll_wait(2)
- * harvest, io_uring) sets the bits of the events it asks for.
+ * Only a task that may wait sets them: not a read or write that fails
+ * with EAGAIN instead; a poll (poll(2), select(2), each epoll_wait(2)
+ * harvest, io_uring) sets the bits of the events it asks for while
+ * something is queued on the counter to be woken, so not a zero-timeout
+ * poll with nobody waiting.
  *
  * Protocol, C11 atomics with sequential consistency on @count and @armed:
  *   signal n: compare-and-swap @count to @count + n, unless that would
@@ -187,7 +190,10 @@ struct evq_info {
  * reads bring it down; ULLONG_MAX reads as EPOLLERR, as after an
  * evq_signal() overflow), never reads @flags, @maximum, @size or
  * @reserved, and sets or clears only the armed bits it owns. Garbage can
- * only lose or invent wake-ups and events of this counter.
+ * lose or invent counts, wake-ups and events of this counter, and make a
+ * semaphore read or a write, which compare-and-swap, fail with EAGAIN
+ * after 16 lost races; no system call is kept in the kernel by it (see
+ * evq(4)).
  *
  * @count: the counter value
  * @armed: EVQ_ARMED_IN, EVQ_ARMED_OUT; other bits are reserved, and

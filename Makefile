@@ -20,7 +20,7 @@
 # make vmtest        a developer's shortcut: one VM (KVER=), evq loaded, only
 #                    the test programs EVQ_ONLY="evq_lib_test ..." names
 # make selftests     build the selftests for running on this machine
-# make testmod       build selftests/kmod/evq_testmod.ko (evq_kapi_test needs it)
+# make testmod       build selftests/kmod/evq_testmod.ko (the evq_kapi_* tests need it)
 # make install       install evq.ko for the running kernel (then: modprobe evq)
 #                    and the man pages (install-man)
 # make install-man   docs/*.3 and docs/*.4 into $(DESTDIR)$(MANDIR)/man3, man4

@@ -31,8 +31,8 @@
 # Out of tree only: module/evq_compat.h (it fences the range of kernels the
 # out-of-tree module builds against; in tree there is one kernel, so its
 # #include is dropped and its evq_vm_flags_set()/_clear() become the
-# kernel's own vm_flags_set()/_clear()), and evq_kapi_test (it needs the out-of-tree test
-# module selftests/kmod/).
+# kernel's own vm_flags_set()/_clear()), and evq_kapi_test, evq_kapi_guard_test and
+# evq_kapi_modes_test (they need the out-of-tree test module selftests/kmod/).
 #
 # Without --patch, KSRC_DIR itself is changed: new files are added and each
 # existing file that gets an entry is written anew and mv'd over the old

@@ -21,6 +21,17 @@
 #endif
 
 /*
+ * The recursion guard (evq_core.h) is eventfd's per-task mark,
+ * current->in_eventfd, which exists only with CONFIG_EVENTFD: every
+ * distribution kernel has it (it needs CONFIG_EXPERT to turn off), and
+ * evq's tests compare against eventfd anyway. The in-tree Kconfig says
+ * "depends on EVENTFD".
+ */
+#ifndef CONFIG_EVENTFD
+#error "evq needs CONFIG_EVENTFD: its recursion guard is eventfd's task mark"
+#endif
+
+/*
  * vm_flags_set() and vm_flags_clear() (Linux 6.3) replaced writing
  * vma->vm_flags directly; EVQ_HAVE_VM_FLAGS_SET is Kbuild's probe of
  * <linux/mm.h>, since a stable kernel may have backported them.

@@ -12,133 +12,28 @@
  * against these symbols, so evq cannot be unloaded before it; the user
  * must put every counter before its own module exit returns.
  *
- * Locking: as in evq_main.c, ctx->wqh.lock guards the count. Here it is
+ * Locking: as everywhere (evq_core.h), ctx->wqh.lock guards the count. Here it is
  * taken with spin_lock_irqsave(), so evq_signal() works from any context
  * except NMI, hard-IRQ handlers included; on PREEMPT_RT that lock sleeps,
  * so there, as for eventfd_signal(), not from hard-IRQ context (threaded
  * handlers, softirqs and plain hrtimers, which RT expires in a thread, are
  * fine).
  *
- * Recursion guard: evq_signal() must refuse to run inside the wake-up
- * callbacks of an evq counter (see evq_wake_locked()). Mainline eventfd
- * marks the task (current->in_eventfd); a module cannot add a bit to
- * task_struct, so evq keeps the same per-task mark outside it: a small
- * hash table of the tasks now inside an evq wake-up, keyed by the task
- * pointer, whose entries (struct evq_waker) live on those tasks' stacks.
- * Why that is right on every kernel:
- *  - Only the task itself adds or removes its entry, and it removes it
- *    before leaving evq_wake_locked(), so "current has an entry" is stable
- *    while current looks, and true exactly inside its own wake-up
- *    callbacks, wherever it runs and however often it is preempted or
- *    migrated (PREEMPT_RT's sleeping spinlocks allow both).
- *  - Without PREEMPT_RT the section runs with interrupts off, so an
- *    interrupt or softirq that signals cannot nest inside it and be taken
- *    for it; with PREEMPT_RT, hard interrupts may not signal at all, and
- *    softirqs run in task context, where a softirq run by the marked task
- *    inside its wake-up is refused, as eventfd's per-task bit refuses it.
- *  - A bucket's @nr is non-zero while any entry is in it. A task reads it
- *    without the lock: its own increment is ordered before its own read by
- *    program order, so a zero it reads means it has no entry; other tasks'
- *    entries only send it to the locked walk.
- * The bucket lock is a raw spinlock, so that it may nest inside
- * ctx->wqh.lock on PREEMPT_RT too, and is taken with interrupts disabled,
- * so that any context may take it.
+ * Recursion guard: evq_signal() refuses to run inside the wake-up
+ * callbacks of a counter (see evq_core.h), where it could deadlock on the
+ * counter's lock or recurse without bound.
  */
 #include <linux/bug.h>
 #include <linux/err.h>
 #include <linux/export.h>
 #include <linux/file.h>
 #include <linux/evq.h>
-#include <linux/hash.h>
 #include <linux/minmax.h>
-#include <linux/sched.h>
 #include <linux/spinlock.h>
 
 #include <evq/evq_kernel.h>
 
-#include "evq_ctx.h"
-
-#define EVQ_WAKER_HASH_BITS	6
-
-/**
- * struct evq_waker_bucket - the tasks in evq wake-ups whose pointer hashes here
- * @lock: guards @head and @nr
- * @nr: entries in @head; read without @lock by evq_signal_allowed()
- * @head: struct evq_waker entries
- */
-struct evq_waker_bucket {
-	raw_spinlock_t lock;
-	unsigned int nr;
-	struct hlist_head head;
-} ____cacheline_aligned_in_smp;
-
-static struct evq_waker_bucket evq_wakers[1 << EVQ_WAKER_HASH_BITS] = {
-	[0 ... (1 << EVQ_WAKER_HASH_BITS) - 1] = {
-		.lock = __RAW_SPIN_LOCK_UNLOCKED(evq_wakers.lock),
-	},
-};
-
-static struct evq_waker_bucket *evq_waker_bucket(struct task_struct *task)
-{
-	return &evq_wakers[hash_ptr(task, EVQ_WAKER_HASH_BITS)];
-}
-
-/**
- * evq_waker_enter() - mark current as inside an evq wake-up
- * @w: the mark, on the caller's stack until evq_waker_exit(@w)
- *
- * Context: any context except NMI; see evq_wake_locked().
- */
-void evq_waker_enter(struct evq_waker *w)
-{
-	struct evq_waker_bucket *b;
-	unsigned long flags;
-
-	w->task = current;
-	b = evq_waker_bucket(w->task);
-	raw_spin_lock_irqsave(&b->lock, flags);
-	hlist_add_head(&w->node, &b->head);
-	WRITE_ONCE(b->nr, b->nr + 1);
-	raw_spin_unlock_irqrestore(&b->lock, flags);
-}
-
-/**
- * evq_waker_exit() - undo evq_waker_enter()
- * @w: the mark evq_waker_enter() added, by the same task
- *
- * Context: as evq_waker_enter(), in the same task.
- */
-void evq_waker_exit(struct evq_waker *w)
-{
-	struct evq_waker_bucket *b = evq_waker_bucket(w->task);
-	unsigned long flags;
-
-	raw_spin_lock_irqsave(&b->lock, flags);
-	hlist_del(&w->node);
-	WRITE_ONCE(b->nr, b->nr - 1);
-	raw_spin_unlock_irqrestore(&b->lock, flags);
-}
-
-/* Is current inside an evq wake-up? See "Recursion guard" above. */
-static bool evq_current_in_wake(void)
-{
-	struct evq_waker_bucket *b = evq_waker_bucket(current);
-	struct evq_waker *w;
-	unsigned long flags;
-	bool found = false;
-
-	if (!READ_ONCE(b->nr))
-		return false;
-	raw_spin_lock_irqsave(&b->lock, flags);
-	hlist_for_each_entry(w, &b->head, node) {
-		if (w->task == current) {
-			found = true;
-			break;
-		}
-	}
-	raw_spin_unlock_irqrestore(&b->lock, flags);
-	return found;
-}
+#include "evq_core.h"
 
 /**
  * evq_ctx_fileget() - take a reference on the counter of an open file
@@ -154,13 +49,12 @@ static bool evq_current_in_wake(void)
  */
 struct evq_ctx *evq_ctx_fileget(struct file *file)
 {
-	struct evq_ctx *ctx;
+	struct evq_ctx *ctx = evq_ctx_of_file(file);
 
-	if (file->f_op != &evq_fops)
+	if (!ctx)
 		return ERR_PTR(-EINVAL);
 
-	ctx = file->private_data;
-	kref_get(&ctx->kref);
+	evq_ctx_ref(ctx);
 	/* A kernel user may signal or wait at any time: no setup after it. */
 	evq_mark_used(ctx);
 	return ctx;
@@ -201,7 +95,7 @@ EXPORT_SYMBOL_GPL(evq_ctx_fdget);
  */
 void evq_ctx_put(struct evq_ctx *ctx)
 {
-	kref_put(&ctx->kref, evq_ctx_free);
+	evq_ctx_unref(ctx);
 }
 EXPORT_SYMBOL_GPL(evq_ctx_put);
 
@@ -211,16 +105,18 @@ EXPORT_SYMBOL_GPL(evq_ctx_put);
  * False while the current task is running the wake-up callbacks of an evq
  * counter (a wait-queue entry's function, e.g. one added through
  * vfs_poll()): a signal from there could deadlock on the counter's lock,
- * so evq_signal() refuses it. Code that can end up in such a callback
- * checks this first and defers the signal (to a workqueue, say) when it is
- * false.
+ * so evq_signal() refuses it. Also false inside an eventfd's wake-up
+ * callbacks: the mark is the one eventfd keeps (current->in_eventfd), so
+ * this is eventfd_signal_allowed() too. Code that can end up in such a
+ * callback checks this first and defers the signal (to a workqueue, say)
+ * when it is false.
  *
  * Context: any context except NMI.
  * Return: true if evq_signal() would signal, false if it would refuse.
  */
 bool evq_signal_allowed(void)
 {
-	return !evq_current_in_wake();
+	return !evq_in_wake();
 }
 EXPORT_SYMBOL_GPL(evq_signal_allowed);
 

@@ -7,7 +7,7 @@
 # generated from the files the out-of-tree build uses (nothing here is a
 # second copy of a source):
 #
-#   drivers/misc/evq/               module/*.c, module/evq_ctx.h,
+#   drivers/misc/evq/               module/*.c, module/evq_core.h,
 #                                   module/evq_arch.h and
 #                                   module/include/evq/evq_kernel.h (as
 #                                   include/evq/, found through
@@ -125,12 +125,12 @@ lay() {
 		f=${f#"$top"/}
 		case $f in
 		module/evq_compat.h) ;;
-		module/evq_main.c)
+		module/evq_file.c)
 			grep -qx '#include "evq_compat.h"' "$top/$f" ||
-				die "evq_main.c no longer includes evq_compat.h: update intree.sh"
+				die "evq_file.c no longer includes evq_compat.h: update intree.sh"
 			grep -vx '#include "evq_compat.h"' "$top/$f" |
 				sed 's/\bevq_vm_flags_\(set\|clear\)(/vm_flags_\1(/' |
-				put "$t/$kd/evq_main.c"
+				put "$t/$kd/evq_file.c"
 			;;
 		*) copy "$f" "$t/$kd/${f#module/}" ;;
 		esac
@@ -149,6 +149,7 @@ EOF
 # SPDX-License-Identifier: GPL-2.0-only
 config EVQ
 	tristate "evq: eventfd-style counters on /dev/evq"
+	depends on EVENTFD
 	help
 	  The misc device /dev/evq: every open() of it is a new, independent
 	  counter with the semantics of eventfd(2), current mainline's: 8-byte

@@ -101,8 +101,9 @@ for name in "${targets[@]}"; do
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	cp -r "$top/Kbuild" "$top/module" "$top/uapi" "$dir/"
+	# shellcheck disable=SC2046 # the objects, one word each
 	out=$(make -C "$obj" M="$dir" ARCH="$arch" CROSS_COMPILE="$cross" W=1 \
-		KCFLAGS=-Werror module/evq_main.o module/evq_kapi.o 2>&1)
+		KCFLAGS=-Werror $(sed -n 's/^evq-y[[:space:]]*:=//p' "$top/Kbuild") 2>&1)
 	status=$?
 	diag=$(grep -E 'warning|error|: note:' <<<"$out")
 	if [ "$status" -ne 0 ] || [ -n "$diag" ]; then

@@ -8,7 +8,8 @@
  * fixture "kapi" (one variant, "evq") in evq_kapi_fixture.h.
  *
  * A wake-up callback cannot signal directly: evq_signal_allowed() is false
- * inside evq's wake-up, whoever woke the counter, and the callback defers
+ * inside evq's wake-up, whoever woke the counter, and inside a native
+ * eventfd's (the guard's mark is eventfd's own), and the callback defers
  * its signal. The guard refuses only the task inside the wake-up: a task
  * that preempted a waker on its CPU (PREEMPT_RT), and one signalling on
  * another CPU while a task is held inside a wake-up, are never refused.
@@ -77,6 +78,45 @@ TEST_F(kapi, wakeup_callback_may_not_signal_directly)
 	EXPECT_EQ(3ULL, st.cb_deferred);
 	EXPECT_EQ(1ULL, st.cb_hup) TH_LOG("EPOLLHUP when a's file was closed");
 	EXPECT_EQ(0ULL, st.refused);
+	close(b);
+}
+
+/*
+ * The guard's mark is eventfd's own (current->in_eventfd), so inside a
+ * native eventfd's wake-up callbacks evq_signal_allowed() is false too: a
+ * recursion that alternates between eventfd and evq is stopped as well.
+ * The hook watches an eventfd and signals an evq counter; both ways of
+ * waking the eventfd, write(2) and eventfd_signal(), must defer.
+ */
+TEST_F(kapi, eventfd_wakeup_callback_may_not_signal_evq_directly)
+{
+	struct evq_testmod_native nat = { .times = 1 };
+	struct evq_testmod_hook hook = { 0 };
+	struct evq_testmod_stats st;
+	uint64_t v = 1;
+	int e, b;
+
+	e = eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, e);
+	b = evq_eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, b);
+	hook.watch_fd = e;
+	hook.target_fd = b;
+	nat.fd = e;
+	ASSERT_EQ(0, ioctl_ret(self->tm, EVQ_TESTMOD_IOC_HOOK, &hook));
+
+	ASSERT_EQ(8, write(e, &v, sizeof(v)));
+	EXPECT_EQ(1ULL, read_until(b, 1)) TH_LOG("after a write(2) to the eventfd");
+	ASSERT_EQ(0, ioctl_ret(self->tm, EVQ_TESTMOD_IOC_NATIVE_SIGNAL, &nat));
+	EXPECT_EQ(1ULL, read_until(b, 1)) TH_LOG("after an eventfd_signal()");
+
+	st = stats(_metadata, self->tm);
+	EXPECT_EQ(2ULL, st.cb_calls);
+	EXPECT_EQ(0ULL, st.cb_direct)
+		TH_LOG("evq_signal_allowed() was true inside an eventfd's wake-up, expected false");
+	EXPECT_EQ(2ULL, st.cb_deferred);
+	EXPECT_EQ(0ULL, st.refused);
+	close(e);
 	close(b);
 }
 

@@ -86,6 +86,7 @@ struct evq_tm_session {
 	struct work_struct work;
 
 	struct evq_ctx *hook_ctx;
+	struct eventfd_ctx *hook_efd;
 	wait_queue_head_t *hook_wqh;
 	wait_queue_entry_t hook_wait;
 	poll_table hook_pt;
@@ -281,6 +282,8 @@ static int evq_tm_release(struct inode *inode, struct file *file)
 	cancel_work_sync(&s->hook_work);
 	if (s->hook_ctx)
 		evq_ctx_put(s->hook_ctx);
+	if (s->hook_efd)
+		eventfd_ctx_put(s->hook_efd);
 	if (s->target)
 		evq_ctx_put(s->target);
 	if (s->ctx)
@@ -344,6 +347,7 @@ static long evq_tm_start(struct evq_tm_session *s,
 static long evq_tm_hook(struct evq_tm_session *s,
 			const struct evq_testmod_hook *hook)
 {
+	struct eventfd_ctx *efd = NULL;
 	struct evq_ctx *watch, *target;
 	struct file *file;
 	long ret;
@@ -352,7 +356,7 @@ static long evq_tm_hook(struct evq_tm_session *s,
 
 	if (hook->pad || hook->hold_us > EVQ_TESTMOD_MAX_HOLD_US)
 		return -EINVAL;
-	if (s->hook_ctx)
+	if (s->hook_ctx || s->hook_efd)
 		return -EBUSY;
 	target = evq_ctx_fdget(hook->target_fd);
 	if (IS_ERR(target))
@@ -364,11 +368,17 @@ static long evq_tm_hook(struct evq_tm_session *s,
 	}
 	watch = evq_ctx_fileget(file);
 	if (IS_ERR(watch)) {
-		ret = PTR_ERR(watch);
-		goto err_fput;
+		/* Not a counter: a native eventfd will do (see the header). */
+		efd = eventfd_ctx_fileget(file);
+		if (IS_ERR(efd)) {
+			ret = PTR_ERR(watch);
+			goto err_fput;
+		}
+		watch = NULL;
 	}
 	s->target = target;
 	s->hook_ctx = watch;
+	s->hook_efd = efd;
 	s->hold_us = hook->hold_us;
 	/* Queues hook_wait on the counter's wait queue (evq_tm_hook_queue). */
 	vfs_poll(file, &s->hook_pt);

@@ -44,7 +44,8 @@ struct evq_testmod_signal {
 
 /**
  * struct evq_testmod_hook - argument of EVQ_TESTMOD_IOC_HOOK
- * @watch_fd: a /dev/evq counter; a wait-queue callback is added to it
+ * @watch_fd: a /dev/evq counter or a native eventfd; a wait-queue callback
+ *	is added to it
  * @target_fd: a /dev/evq counter the callback signals with 1 on each
  *	EPOLLIN wake-up: directly if evq_signal_allowed() says so, else from
  *	a work item

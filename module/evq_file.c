@@ -2,16 +2,15 @@
 /*
  * evq - eventfd-style counters on a misc character device.
  *
+ * The file interface: the misc device, the file operations, the ioctls and
+ * the EVQ_FAST page's mmap, on top of the counter core (evq_core.h, which
+ * also describes the locking and the EVQ_FAST protocol).
+ *
  * Object model: every open() of /dev/evq allocates one struct evq_ctx
- * (evq_ctx.h) and hangs it on file->private_data. dup(), fork() and
+ * (evq_core.h) and hangs it on file->private_data. dup(), fork() and
  * SCM_RIGHTS share the file. The counter has a kref: the file holds one
  * reference, dropped by ->release, and a kernel user of the producer API
  * (evq_kapi.c) holds its own, so the counter can outlive its file.
- *
- * Locking: one object, one lock. The wait queue's own spinlock, ctx->wqh.lock,
- * guards every mutable field of the counter, and wake-ups are issued with it
- * held, as in fs/eventfd.c. It is taken with interrupts disabled so that a
- * later in-kernel producer may signal from hard-IRQ context.
  *
  * The module is pinned while a counter is open: the misc core takes a
  * reference on evq_fops.owner at open, so delete_module(2) (rmmod) fails
@@ -20,7 +19,6 @@
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/fs.h>
-#include <linux/idr.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -36,97 +34,15 @@
 
 #include <linux/evq.h>
 
-#include <evq/evq_kernel.h>
-
 #include "evq_arch.h"
 #include "evq_compat.h"
-#include "evq_ctx.h"
+#include "evq_core.h"
 
 #define EVQ_CREATE_FLAGS	(EVQ_MODE_FLAGS | EVQ_MAXIMUM | EVQ_CLOEXEC | \
 				 EVQ_NONBLOCK)
 #define EVQ_ARMED_ALL		(EVQ_ARMED_IN | EVQ_ARMED_OUT)
 
-/* The kernel's view of the page must be the ABI's, field by field. */
-static_assert(sizeof(struct evq_shared) == sizeof(struct evq_page));
-static_assert(offsetof(struct evq_shared, count) ==
-	      offsetof(struct evq_page, count));
-static_assert(offsetof(struct evq_shared, armed) ==
-	      offsetof(struct evq_page, armed));
-static_assert(offsetof(struct evq_shared, maximum) ==
-	      offsetof(struct evq_page, maximum));
-/* One kernel page holds the ABI's page, whatever the page size. */
-static_assert(sizeof(struct evq_page) <= EVQ_PAGE_SIZE &&
-	      EVQ_PAGE_SIZE <= EVQ_MAP_SIZE && EVQ_MAP_SIZE == PAGE_SIZE);
-
-static DEFINE_IDA(evq_ida);
-
-/*
- * EVQ_FAST: the count lives in a page that userspace maps and updates with
- * atomic instructions, without the lock. The kernel keeps its wait queue,
- * its lock and its wake-ups; what changes is that every update of the
- * count is an atomic operation on the page (evq_try_add_locked(),
- * evq_try_sub_locked(), evq_peek_or_take_locked()), and that whoever is
- * about to wait first says so in the page, so that a userspace signaller
- * knows when to come in and wake it (EVQ_IOC_WAKE):
- *
- *   waiter (read, write, poll)          fast-path signaller (userspace)
- *   --------------------------          -------------------------------
- *   on the wait queue (wqh.lock)
- *   armed |= EVQ_ARMED_IN               count += n (compare-and-swap)
- *   smp_mb()                            full barrier (seq_cst)
- *   count == 0: sleep                   armed & EVQ_ARMED_IN: clear it,
- *                                         EVQ_IOC_WAKE (takes wqh.lock)
- *
- * Each side stores, then loads, with a full barrier between: they cannot
- * both miss the other's store. Either the waiter sees the new count and
- * does not sleep, or the signaller sees the bit and wakes it; the
- * wake-up takes wqh.lock, so it comes after the waiter is queued, and
- * wakes it even if it has not gone to sleep yet. Readers and writers arm
- * under wqh.lock, pollers after poll_wait() queued them. Only a task that
- * may wait arms, so that the next signal does not pay an EVQ_IOC_WAKE for
- * nobody: not a read or write that fails with EAGAIN instead of waiting,
- * and not a poll while nothing is queued on the counter (see evq_poll()).
- * The arm, the barrier and the look still come before any sleep. Takers
- * and writers blocked by the maximum do the same with EVQ_ARMED_OUT.
- * Whoever clears a bit wakes the whole queue for it (evq_disarm(), then a
- * wake-up), which is why EVQ_WAKE_ONE is refused with EVQ_FAST: a woken
- * subset would leave the others asleep and unannounced.
- *
- * Userspace may write anything into the page at any time, and anyone who
- * holds the descriptor (a peer that got it over SCM_RIGHTS, a child after
- * fork) may map the page: any count is taken as the count, and no system
- * call may be kept in the kernel by what the page holds. Each completes,
- * sleeps or fails in bounded time:
- *
- * - A read that takes the whole count (not EVQ_SEMAPHORE) takes it with an
- *   exchange (atomic64_xchg() to 0), which cannot lose a race: it gets
- *   the count of that instant, or 0 and arms and sleeps as usual. The
- *   store to the reader's buffer comes after the take, with page faults
- *   disabled; if it fails, the value is given back with an atomic add
- *   (evq_give_back_locked()) before the buffer is faulted in.
- * - What must compare-and-swap, a semaphore read's take of 1 and a write,
- *   which must respect the maximum, gets EVQ_FAST_TRIES lost races per
- *   system call, each followed by dropping the lock and checking for
- *   signals (evq_unlock_backoff()); then it fails with EAGAIN, even on a
- *   blocking descriptor. Legitimate users race with it too, but each of
- *   their compare-and-swaps takes a few nanoseconds: losing so many in a
- *   row, with the lock dropped and the scheduler let in between, takes a
- *   peer that rewrites the count in a loop.
- * - evq_signal() (evq_kapi.c), which may not sleep nor fail, falls back to
- *   an atomic add, which cannot lose, after its lost races.
- *
- * So a peer sharing a fast counter can lose, invent or reorder its counts
- * and wake-ups, make its reads and writes fail with EAGAIN, and keep
- * blocked tasks asleep (a count of 0) or writers out (a count above the
- * maximum), as a peer writing and reading the descriptor could; it cannot
- * keep a task running in the kernel, nor reach another counter.
- */
-
-/*
- * Lost races to userspace that one read or write on a fast counter may
- * have before it fails with EAGAIN; see above.
- */
-#define EVQ_FAST_TRIES		16
+static const struct file_operations evq_fops;
 
 /*
  * Times one read may fault its buffer in and find it gone again before
@@ -134,424 +50,6 @@ static DEFINE_IDA(evq_ida);
  * (MADV_DONTNEED from another thread) gets there.
  */
 #define EVQ_FAULT_TRIES		16
-
-/* Announce a waiter for @bits in the page, then order the count after. */
-static void evq_arm(struct evq_shared *shared, u32 bits)
-{
-	atomic_or(bits, &shared->armed);
-	/* Pairs with the signaller's seq_cst compare-and-swap, see above. */
-	smp_mb__after_atomic();
-}
-
-/*
- * A compare-and-swap on a fast counter's page lost to userspace: drop the
- * lock, count the loss in *@lost, and let a signal or the scheduler in
- * before the operation starts over. Returns 0 to start over, -EAGAIN
- * after EVQ_FAST_TRIES losses, or -ERESTARTSYS.
- */
-static int evq_unlock_backoff(struct evq_ctx *ctx, unsigned int *lost)
-	__releases(&ctx->wqh.lock)
-{
-	lockdep_assert_held(&ctx->wqh.lock);
-	spin_unlock_irq(&ctx->wqh.lock);
-	if (++*lost >= EVQ_FAST_TRIES)
-		return -EAGAIN;
-	if (signal_pending(current))
-		return -ERESTARTSYS;
-	cond_resched();
-	return 0;
-}
-
-/*
- * Wake-one mode (EVQ_WAKE_ONE): a blocked reader waits exclusively, at the
- * head of ctx->wqh, with this wake function; evq_wake_nr_locked() chooses
- * whom to wake. It answers only wake-ups that can make the counter
- * readable, so that the EPOLLOUT wake-up of every read does not use up a
- * reader's turn, and counts as woken only if it really woke the task
- * (autoremove_wake_function() returns 0 for a task that was running
- * already, a signal having woken it, say): such a reader is passed over
- * and the next one is chosen.
- */
-static int evq_reader_wake(struct wait_queue_entry *wait, unsigned int mode,
-			   int sync, void *key)
-{
-	if (key && !(key_to_poll(key) & (EPOLLIN | EPOLLHUP)))
-		return 0;
-	return autoremove_wake_function(wait, mode, sync, key);
-}
-
-/*
- * Wake everything on ctx->wqh that @mask concerns, as wake_up_locked_poll()
- * does (every plain waiter, one EPOLLEXCLUSIVE epoll), but at most @nr of
- * the wake-one readers. Which readers, as a thread pool wants:
- *
- * - First those that last ran on this CPU. The waker's data (the job it
- *   just queued) is warm in this CPU's cache, and the scheduler keeps a
- *   task it wakes near its last CPU: such a reader usually runs here once
- *   the waker sleeps, with no cross-CPU wake-up. A reader last seen on an
- *   idle CPU would be woken there, at the cost of an IPI and a cold cache.
- * - Then the others, the most recent sleeper first (readers are queued at
- *   the head): it is the one most likely still cache-warm, and the rest
- *   may stay asleep.
- *
- * task_cpu() of a sleeping task is where it last ran; read without its
- * runqueue lock it may be stale, which costs only the preference, never
- * a wake-up. Called only for counters in wake-one mode. The kernel's own
- * wake-ups (EPOLLOUT, EPOLLHUP) may meet the readers too: they are
- * exclusive entries at the head, which __wake_up_common() handles, and
- * evq_reader_wake() turns those keys down without counting as woken.
- */
-static void evq_wake_nr_locked(struct evq_ctx *ctx, __poll_t mask, u64 nr)
-{
-	struct wait_queue_entry *curr, *next;
-	int this_cpu = raw_smp_processor_id();
-	struct evq_waker w;
-	int excl = 1;
-
-	lockdep_assert_held(&ctx->wqh.lock);
-
-	/* No barrier needed: wqh.lock is held, as in evq_wake_locked(). */
-	if (!waitqueue_active(&ctx->wqh))
-		return;
-	evq_waker_enter(&w);
-	list_for_each_entry_safe(curr, next, &ctx->wqh.head, entry) {
-		struct task_struct *task = curr->private;
-
-		if (!nr)
-			break;
-		if (curr->func != evq_reader_wake || task_cpu(task) != this_cpu)
-			continue;
-		if (curr->func(curr, TASK_NORMAL, 0, poll_to_key(mask)))
-			nr--;
-	}
-	list_for_each_entry_safe(curr, next, &ctx->wqh.head, entry) {
-		bool reader = curr->func == evq_reader_wake;
-		bool exclusive = curr->flags & WQ_FLAG_EXCLUSIVE;
-
-		if (reader ? !nr : exclusive && !excl)
-			continue;
-		if (!curr->func(curr, TASK_NORMAL, 0, poll_to_key(mask)))
-			continue;
-		if (reader)
-			nr--;
-		else if (exclusive)
-			excl--;
-	}
-	evq_waker_exit(&w);
-}
-
-/**
- * evq_wake_in_locked() - wake the waiters of a counter that @n was added to
- * @ctx: the counter, with @ctx->wqh.lock held
- * @mask: the poll events to report, EPOLLIN and maybe EPOLLERR
- * @n: what was added (a write's value, or the bits ORed in)
- *
- * Without EVQ_WAKE_ONE every waiter is woken, as by eventfd. With it, the
- * pollers are, but of the blocked readers only as many as @n can serve:
- * one for a plain counter or a bit mask, @n in semaphore mode, none for 0.
- */
-void evq_wake_in_locked(struct evq_ctx *ctx, __poll_t mask, u64 n)
-{
-	lockdep_assert_held(&ctx->wqh.lock);
-
-	if (!(ctx->flags & EVQ_WAKE_ONE))
-		evq_wake_locked(ctx, mask);
-	else
-		evq_wake_nr_locked(ctx, mask, (ctx->flags & EVQ_SEMAPHORE) ?
-				   n : !!n);
-}
-
-/*
- * The helpers below run on every read and write. They are forced inline:
- * as calls (each with a return thunk on kernels with retbleed mitigations)
- * they made a write+read pair about 10% slower than eventfd under TCG.
- */
-
-/*
- * Does a write of @n fit on @count? Always in bit mode. The count may be
- * above the maximum (lowered by EVQ_IOC_SET_MAXIMUM, saturated by
- * evq_signal(), or written by userspace into a fast counter's page); then
- * nothing fits, not even 0. With the default maximum this is eventfd's
- * test, ULLONG_MAX - count > n.
- */
-static bool evq_fits_locked(struct evq_ctx *ctx, u64 count, u64 n)
-{
-	lockdep_assert_held(&ctx->wqh.lock);
-
-	if (ctx->flags & EVQ_BITS)
-		return true;
-	return count <= ctx->maximum && ctx->maximum - count >= n;
-}
-
-/*
- * Add @n to the count (OR it in, with EVQ_BITS) if it fits, and wake.
- * Returns false, having changed nothing, if it does not fit, which on a
- * fast counter may also mean that userspace changed the count since the
- * caller looked.
- */
-static __always_inline bool evq_try_add_locked(struct evq_ctx *ctx, u64 n)
-{
-	struct evq_shared *shared = ctx->shared;
-	u64 count = evq_count_locked(ctx);
-
-	lockdep_assert_held(&ctx->wqh.lock);
-
-	if (!evq_fits_locked(ctx, count, n))
-		return false;
-	if (shared) {
-		if (!atomic64_try_cmpxchg(&shared->count, &count, count + n))
-			return false;
-		evq_disarm(shared, EVQ_ARMED_IN);
-	} else if (ctx->flags & EVQ_BITS) {
-		WRITE_ONCE(ctx->count, count | n);
-	} else {
-		WRITE_ONCE(ctx->count, count + n);
-	}
-	evq_wake_in_locked(ctx, EPOLLIN, n);
-	return true;
-}
-
-/*
- * Take @n from a count of @count and wake EPOLLOUT waiters. Returns false,
- * having changed nothing, if a fast counter's count is no longer @count.
- */
-static __always_inline bool evq_try_sub_locked(struct evq_ctx *ctx, u64 count, u64 n)
-{
-	struct evq_shared *shared = ctx->shared;
-
-	lockdep_assert_held(&ctx->wqh.lock);
-
-	if (shared) {
-		if (!atomic64_try_cmpxchg(&shared->count, &count, count - n))
-			return false;
-		evq_disarm(shared, EVQ_ARMED_OUT);
-	} else {
-		WRITE_ONCE(ctx->count, count - n);
-	}
-	evq_wake_locked(ctx, EPOLLOUT);
-	return true;
-}
-
-/*
- * Does a read take the whole count from the page with an exchange (see
- * EVQ_FAST above)? Then what it sees is already taken.
- */
-static __always_inline bool evq_takes_all_locked(struct evq_ctx *ctx)
-{
-	lockdep_assert_held(&ctx->wqh.lock);
-
-	return ctx->shared && !(ctx->flags & EVQ_SEMAPHORE);
-}
-
-/*
- * The count, for a read: taken already, the page's count exchanged with 0,
- * if evq_takes_all_locked(); else only looked at.
- */
-static __always_inline u64 evq_peek_or_take_locked(struct evq_ctx *ctx)
-{
-	lockdep_assert_held(&ctx->wqh.lock);
-
-	if (evq_takes_all_locked(ctx))
-		return atomic64_xchg(&ctx->shared->count, 0);
-	return evq_count_locked(ctx);
-}
-
-/*
- * Is the count non-zero? Stores what evq_peek_or_take_locked() returned in
- * *@count. A fast counter's waiter arms first, see above; @arm is false
- * for a caller that will not wait.
- */
-static __always_inline bool evq_readable_locked(struct evq_ctx *ctx,
-						u64 *count, bool arm)
-{
-	lockdep_assert_held(&ctx->wqh.lock);
-
-	*count = evq_peek_or_take_locked(ctx);
-	if (*count)
-		return true;
-	if (!ctx->shared || !arm)
-		return false;
-	evq_arm(ctx->shared, EVQ_ARMED_IN);
-	*count = evq_peek_or_take_locked(ctx);
-	return *count;
-}
-
-/*
- * A fast counter's read took @count with an exchange and could not store
- * it: add it back (no compare-and-swap, so it cannot lose a race), and, as
- * a signaller would, wake whoever armed while it was away. Writers may
- * have filled the room meanwhile, so the count may end above the maximum,
- * which writers then wait out. A sum past ULLONG_MAX saturates there, as
- * evq_signal() does.
- */
-static void evq_give_back_locked(struct evq_ctx *ctx, u64 count)
-{
-	struct evq_shared *shared = ctx->shared;
-	s64 old;
-
-	lockdep_assert_held(&ctx->wqh.lock);
-
-	old = atomic64_fetch_add(count, &shared->count);
-	if ((u64)old + count < (u64)old)
-		atomic64_set(&shared->count, ULLONG_MAX);
-	if (atomic_read(&shared->armed) & EVQ_ARMED_IN) {
-		atomic_andnot(EVQ_ARMED_IN, &shared->armed);
-		evq_wake_locked(ctx, EPOLLIN);
-	}
-}
-
-/*
- * Does @n fit? A fast counter's waiter arms first, see above; @arm is
- * false for a caller that will not wait.
- */
-static __always_inline bool evq_writable_locked(struct evq_ctx *ctx, u64 n,
-						bool arm)
-{
-	lockdep_assert_held(&ctx->wqh.lock);
-
-	if (evq_fits_locked(ctx, evq_count_locked(ctx), n))
-		return true;
-	if (!ctx->shared || !arm)
-		return false;
-	evq_arm(ctx->shared, EVQ_ARMED_OUT);
-	return evq_fits_locked(ctx, evq_count_locked(ctx), n);
-}
-
-/*
- * The wake-one reader's wait: wait_event_interruptible_locked_irq()'s loop
- * with an exclusive entry and evq_reader_wake(). The count is checked
- * before a pending signal, so a reader that was chosen and finds a count
- * takes it; it fails with -ERESTARTSYS only at count 0, where there is no
- * wake-up to pass on.
- */
-static int evq_wait_exclusive_locked(struct evq_ctx *ctx)
-{
-	struct wait_queue_entry wait;
-	int ret = 0;
-
-	lockdep_assert_held(&ctx->wqh.lock);
-
-	init_wait_entry(&wait, WQ_FLAG_EXCLUSIVE);
-	wait.func = evq_reader_wake;
-	do {
-		if (list_empty(&wait.entry))
-			__add_wait_queue(&ctx->wqh, &wait);
-		set_current_state(TASK_INTERRUPTIBLE);
-		if (signal_pending(current)) {
-			ret = -ERESTARTSYS;
-			break;
-		}
-		spin_unlock_irq(&ctx->wqh.lock);
-		schedule();
-		spin_lock_irq(&ctx->wqh.lock);
-	} while (!evq_count_locked(ctx));
-	list_del_init(&wait.entry);
-	__set_current_state(TASK_RUNNING);
-	return ret;
-}
-
-/*
- * Wait until the count is non-zero. Returns 0 with the lock held and the
- * non-zero count in *@count (taken already if evq_takes_all_locked(); a
- * fast semaphore's may have changed by the time the caller acts on it),
- * -EAGAIN if @nowait, or -ERESTARTSYS on a signal. A task that waits is
- * counted in ctx->readers from before it sleeps until the wait returns,
- * on a signal too; both updates are made under the lock, so every
- * EVQ_IOC_GET_INFO snapshot is exact.
- */
-static int evq_wait_readable_locked(struct evq_ctx *ctx, bool nowait,
-				    u64 *count)
-{
-	int ret;
-
-	lockdep_assert_held(&ctx->wqh.lock);
-
-	/* Arm only if about to wait (see EVQ_FAST above). */
-	if (evq_readable_locked(ctx, count, !nowait))
-		return 0;
-	if (nowait)
-		return -EAGAIN;
-	ctx->readers++;
-	if (ctx->flags & EVQ_WAKE_ONE) {
-		ret = evq_wait_exclusive_locked(ctx);
-		*count = evq_count_locked(ctx);
-	} else {
-		/* Ends on a signal only after a look that found 0. */
-		ret = wait_event_interruptible_locked_irq(ctx->wqh,
-							  evq_readable_locked(ctx, count,
-									      true));
-	}
-	ctx->readers--;
-	return ret ? -ERESTARTSYS : 0;
-}
-
-/*
- * Wait until @n fits. Same returns as evq_wait_readable_locked(); a
- * sleeping task is counted in ctx->writers.
- */
-static int evq_wait_writable_locked(struct evq_ctx *ctx, u64 n, bool nowait)
-{
-	int ret;
-
-	lockdep_assert_held(&ctx->wqh.lock);
-
-	/* Arm only if about to wait, as a reader does. */
-	if (evq_writable_locked(ctx, n, !nowait))
-		return 0;
-	if (nowait)
-		return -EAGAIN;
-	ctx->writers++;
-	ret = wait_event_interruptible_locked_irq(ctx->wqh,
-						  evq_writable_locked(ctx, n,
-								      true));
-	ctx->writers--;
-	return ret ? -ERESTARTSYS : 0;
-}
-
-/*
- * A fresh counter: count 0, eventfd's maximum, no mode, no id yet (see
- * evq_ctx_id()).
- */
-static struct evq_ctx *evq_ctx_alloc(void)
-{
-	struct evq_ctx *ctx;
-
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
-	if (!ctx)
-		return NULL;
-
-	ctx->id = -1;
-	ctx->maximum = EVQ_COUNT_MAX;
-	kref_init(&ctx->kref);
-	init_waitqueue_head(&ctx->wqh);
-	return ctx;
-}
-
-/*
- * The counter's id, allocated the first time somebody asks (fdinfo,
- * EVQ_IOC_GET_INFO) and kept until the counter is freed: unique among
- * live counters, as eventfd's, but most counters are never looked at, and
- * they do not pay an IDA allocation and free for it. Two first askers race
- * with cmpxchg(); the loser gives its id back. Process context only.
- * Returns the id or -ENOMEM.
- */
-static int evq_ctx_id(struct evq_ctx *ctx)
-{
-	int id = READ_ONCE(ctx->id);
-	int old;
-
-	if (id >= 0)
-		return id;
-	id = ida_alloc(&evq_ida, GFP_KERNEL);
-	if (id < 0)
-		return id;
-	old = cmpxchg(&ctx->id, -1, id);
-	if (old >= 0) {
-		ida_free(&evq_ida, id);
-		return old;
-	}
-	return id;
-}
 
 /*
  * What every evq file gets, from open(2) or from EVQ_IOC_CREATE: look like
@@ -592,28 +90,8 @@ static int evq_release(struct inode *inode, struct file *file)
 	spin_lock_irq(&ctx->wqh.lock);
 	evq_wake_locked(ctx, EPOLLHUP);
 	spin_unlock_irq(&ctx->wqh.lock);
-	evq_ctx_put(ctx);
+	evq_ctx_unref(ctx);
 	return 0;
-}
-
-/**
- * evq_ctx_free() - free a counter once its last reference is gone
- * @kref: &evq_ctx.kref of the counter
- *
- * Called by kref_put() from ->release or from evq_ctx_put(), in any
- * context: neither ida_free(), free_page() nor kfree() sleeps. A fast
- * counter's page may outlive it, in a mapping: the mapping holds its own
- * page reference (evq_vm_fault()) and the file (vma->vm_file).
- */
-void evq_ctx_free(struct kref *kref)
-{
-	struct evq_ctx *ctx = container_of(kref, struct evq_ctx, kref);
-
-	if (ctx->id >= 0)
-		ida_free(&evq_ida, ctx->id);
-	if (ctx->shared)
-		free_page((unsigned long)ctx->shared);
-	kfree(ctx);
 }
 
 /*
@@ -622,12 +100,13 @@ void evq_ctx_free(struct kref *kref)
  * only then consume it, so that a bad buffer leaves the count as it was
  * (eventfd consumes first and loses the value on EFAULT); a fast counter's
  * read that takes the whole count has taken it already, and gives it back
- * if the store fails (see EVQ_FAST above). No page fault may be taken
- * under the spinlock: @store runs with faults disabled and fails instead,
- * then @fault_in faults the buffer in without the lock and the whole read
- * is retried, as futex does for its user words: at most EVQ_FAULT_TRIES
- * times, each after a signal check and cond_resched(), so that a thread
- * unmapping the buffer in a loop cannot keep the reader in the kernel.
+ * if the store fails (see EVQ_FAST in evq_core.h). No page fault may be
+ * taken under the spinlock: @store runs with faults disabled and fails
+ * instead, then @fault_in faults the buffer in without the lock and the
+ * whole read is retried, as futex does for its user words: at most
+ * EVQ_FAULT_TRIES times, each after a signal check and cond_resched(), so
+ * that a thread unmapping the buffer in a loop cannot keep the reader in
+ * the kernel.
  * Returns 8 or a negative errno. Always inlined, so that @store and
  * @fault_in, constants at every call site, are direct calls.
  */
@@ -908,8 +387,9 @@ static __poll_t evq_poll(struct file *file, poll_table *wait)
 
 	/*
 	 * A fast counter's poller arms for what it asks, before it reads the
-	 * count (see EVQ_FAST above), if it may wait: only a caller queued on
-	 * ctx->wqh can be woken, so arm only while the queue is not empty.
+	 * count (see EVQ_FAST in evq_core.h), if it may wait: only a caller
+	 * queued on ctx->wqh can be woken, so arm only while the queue is not
+	 * empty.
 	 * That covers poll(2), select(2) and io_uring about to sleep (just
 	 * queued by poll_wait()) and every epoll harvest (queued at
 	 * EPOLL_CTL_ADD, which ep->mtx orders before the harvest; the harvest
@@ -1143,7 +623,7 @@ static long evq_ioctl_create(const struct evq_create __user *uarg)
 err_put_fd:
 	put_unused_fd(fd);
 err_put_ctx:
-	evq_ctx_put(ctx);
+	evq_ctx_unref(ctx);
 	return ret;
 }
 
@@ -1357,7 +837,7 @@ static void evq_show_fdinfo(struct seq_file *m, struct file *file)
 }
 #endif
 
-const struct file_operations evq_fops = {
+static const struct file_operations evq_fops = {
 	.owner		= THIS_MODULE,
 	.open		= evq_open,
 	.release	= evq_release,
@@ -1386,13 +866,14 @@ static struct miscdevice evq_misc = {
 
 static int __init evq_init(void)
 {
+	evq_core_init(&evq_fops);
 	return misc_register(&evq_misc);
 }
 
 static void __exit evq_exit(void)
 {
 	misc_deregister(&evq_misc);
-	ida_destroy(&evq_ida);
+	evq_core_exit();
 }
 
 module_init(evq_init);

@@ -216,6 +216,8 @@ if [ "$status" -eq 0 ]; then
 	for f in run_kselftest.sh kselftest-list.txt evq/evq_rw_test \
 		evq/evq_poll_test evq/evq_fdinfo_test evq/evq_lifetime_test \
 		evq/evq_concurrency_test evq/evq_fuzz_test evq/evq_uring_test \
+		evq/evq_modes_test evq/evq_maximum_test \
+		evq/evq_wakeone_mode_test evq/evq_bits_test evq/evq_factory_test \
 		evq/evq_fast_test evq/config evq/settings; do
 		[ -e "$inst/$f" ] || { echo "intree-check: $inst/$f missing" >&2; status=1; }
 	done

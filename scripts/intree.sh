@@ -21,7 +21,11 @@
 #                                   evq_lifetime_test, evq_concurrency_test
 #                                   and their evq_counter.h), evq_fuzz_test,
 #                                   evq_uring_test, evq_info_test,
-#                                   evq_modes_test, evq_fast_test
+#                                   the modes' evq_modes_test,
+#                                   evq_maximum_test,
+#                                   evq_wakeone_mode_test, evq_bits_test
+#                                   and evq_factory_test (and their
+#                                   evq_modes.h), evq_fast_test
 #                                   (static, kselftest lib.mk), libevq,
 #                                   selftests/config and selftests/settings
 #   drivers/misc/{Kconfig,Makefile}, tools/testing/selftests/Makefile,
@@ -175,7 +179,9 @@ EOF
 	for f in evq_rw_test.c evq_poll_test.c evq_fdinfo_test.c \
 		evq_lifetime_test.c evq_concurrency_test.c evq_counter.h \
 		evq_fuzz_test.c evq_uring_test.c evq_info_test.c \
-		evq_modes_test.c evq_fast_test.c evq_masks.h \
+		evq_modes_test.c evq_maximum_test.c \
+		evq_wakeone_mode_test.c evq_bits_test.c evq_factory_test.c \
+		evq_modes.h evq_fast_test.c evq_masks.h \
 		evq_ksft_common.h settings; do
 		copy "selftests/$f" "$t/$st/$f"
 	done
@@ -188,16 +194,20 @@ EOF
 	} | put "$t/$st/config"
 	put "$t/$st/.gitignore" <<'EOF'
 # SPDX-License-Identifier: GPL-2.0-only
+evq_bits_test
 evq_concurrency_test
 evq_fast_test
+evq_factory_test
 evq_fdinfo_test
 evq_fuzz_test
 evq_info_test
 evq_lifetime_test
+evq_maximum_test
 evq_modes_test
 evq_poll_test
 evq_rw_test
 evq_uring_test
+evq_wakeone_mode_test
 EOF
 	put "$t/$st/Makefile" <<'EOF'
 # SPDX-License-Identifier: GPL-2.0
@@ -212,8 +222,9 @@ LDFLAGS += -static -pthread
 
 TEST_GEN_PROGS := evq_rw_test evq_poll_test evq_fdinfo_test \
 	evq_lifetime_test evq_concurrency_test evq_fuzz_test evq_uring_test \
-	evq_info_test evq_modes_test evq_fast_test
-LOCAL_HDRS += evq.h evq_masks.h evq_ksft_common.h evq_counter.h
+	evq_info_test evq_modes_test evq_maximum_test evq_wakeone_mode_test \
+	evq_bits_test evq_factory_test evq_fast_test
+LOCAL_HDRS += evq.h evq_masks.h evq_ksft_common.h evq_counter.h evq_modes.h
 
 include ../lib.mk
 

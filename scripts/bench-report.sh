@@ -4,7 +4,7 @@
 # bench-report.sh VERDICT.log OUT.json [KEY=VALUE...]
 #
 # Turns the BENCH lines of a `make bench` VM run (scripts/guest/bench,
-# bench/evq_bench.c) into a table on stdout and a JSON file:
+# evq_bench from bench/) into a table on stdout and a JSON file:
 #   - per row and counter type: median, min and max over the repetitions
 #   - ratio: the median over repetitions of the per-pair cost ratio
 #     evq/native (pair = the native and evq runs of one repetition, run back

@@ -216,7 +216,8 @@ if [ "$status" -eq 0 ]; then
 	for f in run_kselftest.sh kselftest-list.txt evq/evq_rw_test \
 		evq/evq_poll_test evq/evq_fdinfo_test evq/evq_lifetime_test \
 		evq/evq_concurrency_test evq/evq_fuzz_test evq/evq_uring_test \
-		evq/evq_fast_test evq/config evq/settings; do
+		evq/evq_fast_test evq/evq_fast_race_test evq/evq_fast_memcg_test \
+		evq/config evq/settings; do
 		[ -e "$inst/$f" ] || { echo "intree-check: $inst/$f missing" >&2; status=1; }
 	done
 	for f in "$inst"/evq/evq_*test; do

@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What the EVQ_FAST test programs share: the page's size, its fields read
- * and written with the atomics the protocol asks for, and the checks
- * evq_fast_test and evq_fast_race_test both make on a page, a counter's
- * count and its armed bits.
+ * and written with the atomics the protocol asks for, EVQ_IOC_WAKE, and
+ * the checks more than one of them makes on a page, a counter's count and
+ * its armed bits.
  *
  * The tests are split by area into evq_fast_test.c (fixture "fast": the
  * page ABI, bad input, mixed use, the syscall-free path and hostile page
  * values), evq_fast_race_test.c (fixtures "race" and "stress": lost
  * wake-ups, many producers and consumers, the scribbler) and
  * evq_fast_memcg_test.c (the page's memory accounting). Each includes this
- * header and nothing else of the others.
+ * header and nothing else of the others. evq_peer_test.c (what a peer
+ * sharing the page can do) uses it too.
  *
  * Timing: see evq_ksft_common.h.
  *
@@ -35,6 +36,12 @@
 
 #define PAGE_BYTES	((size_t)EVQ_PAGE_SIZE)
 
+/* EVQ_IOC_WAKE of @bits: 0 or -errno. */
+static inline long wake(int fd, unsigned long bits)
+{
+	return ret_or_errno(ioctl(fd, EVQ_IOC_WAKE, bits));
+}
+
 static inline struct evq_info info_of(int fd)
 {
 	struct evq_info info;
@@ -46,7 +53,7 @@ static inline struct evq_info info_of(int fd)
 }
 
 /* The page's fields, with the atomics the protocol asks for. */
-static inline uint64_t pg_count(struct evq_page *p)
+static inline uint64_t pg_count(const struct evq_page *p)
 {
 	return atomic_load((_Atomic uint64_t *)&p->count);
 }
@@ -56,7 +63,7 @@ static inline void pg_set_count(struct evq_page *p, uint64_t v)
 	atomic_store((_Atomic uint64_t *)&p->count, v);
 }
 
-static inline uint32_t pg_armed(struct evq_page *p)
+static inline uint32_t pg_armed(const struct evq_page *p)
 {
 	return atomic_load((_Atomic uint32_t *)&p->armed);
 }
@@ -96,7 +103,7 @@ static inline long epoll_within(int ep, int ms)
 }
 
 /* Wait up to WAIT_MS for the page's armed bits to include @bits. */
-static inline bool armed_within(struct evq_page *p, uint32_t bits)
+static inline bool armed_within(const struct evq_page *p, uint32_t bits)
 {
 	int64_t end = now_ms() + WAIT_MS;
 

@@ -55,11 +55,6 @@
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static long wake(int fd, unsigned long bits)
-{
-	return ret_or_errno(ioctl(fd, EVQ_IOC_WAKE, bits));
-}
-
 static long set_maximum(int fd, uint64_t maximum)
 {
 	return ret_or_errno(ioctl(fd, EVQ_IOC_SET_MAXIMUM, &maximum));

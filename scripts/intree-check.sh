@@ -218,7 +218,8 @@ if [ "$status" -eq 0 ]; then
 		evq/evq_concurrency_test evq/evq_fuzz_test evq/evq_uring_test \
 		evq/evq_modes_test evq/evq_maximum_test \
 		evq/evq_wakeone_mode_test evq/evq_bits_test evq/evq_factory_test \
-		evq/evq_fast_test evq/config evq/settings; do
+		evq/evq_fast_test evq/evq_fast_race_test evq/evq_fast_memcg_test \
+		evq/config evq/settings; do
 		[ -e "$inst/$f" ] || { echo "intree-check: $inst/$f missing" >&2; status=1; }
 	done
 	for f in "$inst"/evq/evq_*test; do

@@ -25,8 +25,10 @@
 #                                   evq_maximum_test,
 #                                   evq_wakeone_mode_test, evq_bits_test
 #                                   and evq_factory_test (and their
-#                                   evq_modes.h), evq_fast_test
-#                                   (static, kselftest lib.mk), libevq,
+#                                   evq_modes.h), evq_fast_test,
+#                                   evq_fast_race_test, evq_fast_memcg_test
+#                                   and their evq_fast.h (static, kselftest
+#                                   lib.mk), libevq,
 #                                   selftests/config and selftests/settings
 #   drivers/misc/{Kconfig,Makefile}, tools/testing/selftests/Makefile,
 #   MAINTAINERS, Documentation/userspace-api/ioctl/ioctl-number.rst:
@@ -181,7 +183,8 @@ EOF
 		evq_fuzz_test.c evq_uring_test.c evq_info_test.c \
 		evq_modes_test.c evq_maximum_test.c \
 		evq_wakeone_mode_test.c evq_bits_test.c evq_factory_test.c \
-		evq_modes.h evq_fast_test.c evq_masks.h \
+		evq_modes.h evq_fast_test.c evq_fast_race_test.c \
+		evq_fast_memcg_test.c evq_fast.h evq_masks.h \
 		evq_ksft_common.h settings; do
 		copy "selftests/$f" "$t/$st/$f"
 	done
@@ -196,6 +199,8 @@ EOF
 # SPDX-License-Identifier: GPL-2.0-only
 evq_bits_test
 evq_concurrency_test
+evq_fast_memcg_test
+evq_fast_race_test
 evq_fast_test
 evq_factory_test
 evq_fdinfo_test
@@ -214,8 +219,8 @@ EOF
 #
 # Static binaries, so that they run in a VM with a bare initramfs. /dev/evq
 # must exist (CONFIG_EVQ=y, or modprobe evq): the tests fail, rather than
-# skip, without it. evq_uring_test and evq_fast_test need liburing, linked
-# statically.
+# skip, without it. evq_uring_test, evq_fast_test and evq_fast_race_test
+# need liburing, linked statically.
 CFLAGS += -std=c11 -O2 -Wall -Wextra -Werror -pthread $(KHDR_INCLUDES) \
 	-isystem $(selfdir)
 LDFLAGS += -static -pthread
@@ -223,8 +228,10 @@ LDFLAGS += -static -pthread
 TEST_GEN_PROGS := evq_rw_test evq_poll_test evq_fdinfo_test \
 	evq_lifetime_test evq_concurrency_test evq_fuzz_test evq_uring_test \
 	evq_info_test evq_modes_test evq_maximum_test evq_wakeone_mode_test \
-	evq_bits_test evq_factory_test evq_fast_test
+	evq_bits_test evq_factory_test evq_fast_test evq_fast_race_test \
+	evq_fast_memcg_test
 LOCAL_HDRS += evq.h evq_masks.h evq_ksft_common.h evq_counter.h evq_modes.h
+LOCAL_HDRS += evq_fast.h
 
 include ../lib.mk
 
@@ -232,6 +239,7 @@ include ../lib.mk
 $(TEST_GEN_PROGS): evq.c
 $(OUTPUT)/evq_uring_test: LDLIBS += -luring
 $(OUTPUT)/evq_fast_test: LDLIBS += -luring
+$(OUTPUT)/evq_fast_race_test: LDLIBS += -luring
 EOF
 
 	# One entry in each existing file; $marker is the line it adds.

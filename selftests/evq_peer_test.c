@@ -58,6 +58,7 @@
 #include <liburing.h>
 
 #include "evq.h"
+#include "evq_fast.h"
 #include "evq_ksft_common.h"
 #include "kmod/evq_testmod.h"
 #include "kselftest_harness.h"
@@ -70,34 +71,6 @@
 
 /* Kernel signals and fast-path values in the flat-out case. */
 #define KSIGNALS	100000
-
-static uint64_t pg_count(const struct evq_page *p)
-{
-	return atomic_load((_Atomic uint64_t *)&p->count);
-}
-
-static uint32_t pg_armed(const struct evq_page *p)
-{
-	return atomic_load((_Atomic uint32_t *)&p->armed);
-}
-
-/* Wait up to WAIT_MS for the page's armed bits to include @bits. */
-static bool armed_within(const struct evq_page *p, uint32_t bits)
-{
-	int64_t end = now_ms() + WAIT_MS;
-
-	while ((pg_armed(p) & bits) != bits) {
-		if (now_ms() > end)
-			return false;
-		sleep_us(200);
-	}
-	return true;
-}
-
-static long wake(int fd, unsigned long bits)
-{
-	return ret_or_errno(ioctl(fd, EVQ_IOC_WAKE, bits));
-}
 
 /*
  * Pin the calling thread (0) or thread @th to the last CPU (@last) or to

@@ -59,6 +59,8 @@
  * @timer: the HRTIMER run
  * @work: the WORK run
  * @hook_ctx: the watched counter of the hook, or NULL
+ * @hook_efd: the native eventfd the hook watches instead of a counter, or
+ *	NULL; its reference, from eventfd_ctx_fileget()
  * @hook_wqh: its wait queue, where @hook_wait is queued
  * @hook_wait: the hook's wait-queue entry
  * @hook_pt: the poll table that queues @hook_wait

@@ -19,7 +19,9 @@
 #   tools/testing/selftests/evq/    the differential suite (evq_rw_test,
 #                                   evq_poll_test, evq_fdinfo_test,
 #                                   evq_lifetime_test, evq_concurrency_test
-#                                   and their evq_counter.h), evq_fuzz_test,
+#                                   and their evq_counter.h), evq_fuzz_test
+#                                   (evq_fuzz_test.c, evq_fuzz_modes.c,
+#                                   evq_fuzz_conc.c and their evq_fuzz.h),
 #                                   evq_uring_test, evq_info_test,
 #                                   evq_modes_test, evq_fast_test
 #                                   (static, kselftest lib.mk), libevq,
@@ -174,6 +176,7 @@ EOF
 	for f in evq_rw_test.c evq_poll_test.c evq_fdinfo_test.c \
 		evq_lifetime_test.c evq_concurrency_test.c evq_counter.h \
 		evq_fuzz_test.c evq_uring_test.c evq_info_test.c \
+		evq_fuzz_modes.c evq_fuzz_conc.c evq_fuzz.h \
 		evq_modes_test.c evq_fast_test.c evq_masks.h \
 		evq_ksft_common.h settings; do
 		copy "selftests/$f" "$t/$st/$f"
@@ -212,12 +215,14 @@ LDFLAGS += -static -pthread
 TEST_GEN_PROGS := evq_rw_test evq_poll_test evq_fdinfo_test \
 	evq_lifetime_test evq_concurrency_test evq_fuzz_test evq_uring_test \
 	evq_info_test evq_modes_test evq_fast_test
-LOCAL_HDRS += evq.h evq_masks.h evq_ksft_common.h evq_counter.h
+LOCAL_HDRS += evq.h evq_masks.h evq_ksft_common.h evq_counter.h evq_fuzz.h
 
 include ../lib.mk
 
 # libevq: evq_eventfd(), the eventfd() of /dev/evq
 $(TEST_GEN_PROGS): evq.c
+# evq_fuzz_test is one program from three files (evq_fuzz.h)
+$(OUTPUT)/evq_fuzz_test: evq_fuzz_modes.c evq_fuzz_conc.c
 $(OUTPUT)/evq_uring_test: LDLIBS += -luring
 $(OUTPUT)/evq_fast_test: LDLIBS += -luring
 EOF

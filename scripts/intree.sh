@@ -19,7 +19,9 @@
 #   tools/testing/selftests/evq/    the differential suite (evq_rw_test,
 #                                   evq_poll_test, evq_fdinfo_test,
 #                                   evq_lifetime_test, evq_concurrency_test
-#                                   and their evq_counter.h), evq_fuzz_test,
+#                                   and their evq_counter.h), evq_fuzz_test
+#                                   (evq_fuzz_test.c, evq_fuzz_modes.c,
+#                                   evq_fuzz_conc.c and their evq_fuzz.h),
 #                                   evq_uring_test, evq_info_test,
 #                                   the modes' evq_modes_test,
 #                                   evq_maximum_test,
@@ -181,6 +183,7 @@ EOF
 	for f in evq_rw_test.c evq_poll_test.c evq_fdinfo_test.c \
 		evq_lifetime_test.c evq_concurrency_test.c evq_counter.h \
 		evq_fuzz_test.c evq_uring_test.c evq_info_test.c \
+		evq_fuzz_modes.c evq_fuzz_conc.c evq_fuzz.h \
 		evq_modes_test.c evq_maximum_test.c \
 		evq_wakeone_mode_test.c evq_bits_test.c evq_factory_test.c \
 		evq_modes.h evq_fast_test.c evq_fast_race_test.c \
@@ -231,12 +234,14 @@ TEST_GEN_PROGS := evq_rw_test evq_poll_test evq_fdinfo_test \
 	evq_bits_test evq_factory_test evq_fast_test evq_fast_race_test \
 	evq_fast_memcg_test
 LOCAL_HDRS += evq.h evq_masks.h evq_ksft_common.h evq_counter.h evq_modes.h
-LOCAL_HDRS += evq_fast.h
+LOCAL_HDRS += evq_fast.h evq_fuzz.h
 
 include ../lib.mk
 
 # libevq: evq_eventfd(), the eventfd() of /dev/evq
 $(TEST_GEN_PROGS): evq.c
+# evq_fuzz_test is one program from three files (evq_fuzz.h)
+$(OUTPUT)/evq_fuzz_test: evq_fuzz_modes.c evq_fuzz_conc.c
 $(OUTPUT)/evq_uring_test: LDLIBS += -luring
 $(OUTPUT)/evq_fast_test: LDLIBS += -luring
 $(OUTPUT)/evq_fast_race_test: LDLIBS += -luring

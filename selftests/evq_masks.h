@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * evq_masks.h - what poll(), epoll and select() report for one descriptor,
- * without waiting. Shared by evq_counter.h and evq_fuzz_test.c, which include
+ * without waiting. Shared by evq_counter.h and evq_fuzz.h, which include
  * it after <errno.h>, <poll.h>, <sys/epoll.h>, <sys/select.h> and
  * <unistd.h>.
  */

@@ -14,6 +14,14 @@
 #     largest per-pair ratio, the spread scripts/bench-chart.sh draws.
 #   - "ref" rows (floors, futex/pipe controls) have one value, no ratio.
 #   - BENCH-GAP lines show as "not run: WHY" in the table and null in JSON.
+#   - The log may hold several boots one after the other (`make bench`
+#     boots twice: two vCPUs for every workload, one vCPU for W9), each
+#     beginning with its BENCH-META lines. A row belongs to the boot whose
+#     "BENCH-META cpus N" came last before it: the table's vCPUs column and
+#     the JSON's "vcpus" say which, and a workload measured in both boots
+#     has one row per boot, next to each other. The JSON's top level keeps
+#     the first boot's BENCH-META; "boots" lists every boot's, with its
+#     "vcpus". A log of one boot (older runs too) reads as before.
 # KEY=VALUE pairs are added to the JSON's top level (e.g. accel=tcg).
 # Exit status 1 if the log has a BENCH-ERROR line or no BENCH line at all.
 set -euo pipefail
@@ -41,7 +49,8 @@ function median(a, n) {
 		return a[(n + 1) / 2]
 	return (a[n / 2] + a[n / 2 + 1]) / 2
 }
-# Stats of row r, kind k into st_med, st_min, st_max, st_list.
+# Stats of row r (a row id and a vCPU count, see rowkey), kind k into
+# st_med, st_min, st_max, st_list.
 function stats(r, k,    i, n, a) {
 	n = cnt[r, k]
 	st_list = ""
@@ -69,21 +78,34 @@ function fmt(x) {
 function fmtratio(x) {
 	return sprintf(x < 0.1 ? "%.2g" : "%.2f", x)
 }
+# A JSON number from a count, null if it is not one ("?": no cpus line).
+function jnum(s) {
+	return s ~ /^[0-9]+$/ ? s : "null"
+}
 function jstr(s) {
 	gsub(/\\/, "\\\\", s)
 	gsub(/"/, "\\\"", s)
 	return "\"" s "\""
 }
-# Rows are listed in the order they first appear.
-function addrow(r) {
+# A row: its id in the boot whose vCPU count is cpus ("?" before any
+# "BENCH-META cpus" line). Ids are listed in the order they first appear,
+# and under each id its boots in the order they ran.
+function rowkey(id,    r) {
+	r = id " " cpus
 	if (!(r in seen)) {
 		seen[r] = 1
-		order[++nrows] = r
+		rid[r] = id
+		rcpus[r] = cpus
+		if (!(id in nkeys))
+			idorder[++nids] = id
+		keys[id, ++nkeys[id]] = r
+		nrows++
 	}
+	return r
 }
+BEGIN { cpus = "?" }
 $1 == "BENCH" && NF == 7 {
-	r = $3; k = $4
-	addrow(r)
+	r = rowkey($3); k = $4
 	unit[r] = $6
 	better[r] = $7
 	n = ++cnt[r, k]
@@ -92,19 +114,30 @@ $1 == "BENCH" && NF == 7 {
 	next
 }
 $1 == "BENCH-GAP" {
-	r = $2; k = $3
-	addrow(r)
+	r = rowkey($2); k = $3
 	s = $0
 	sub(/^BENCH-GAP [^ ]+ [^ ]+ /, "", s)
 	gap[r, k] = s
 	next
 }
-$1 == "BENCH-ERROR" { errors[++nerr] = $0; next }
+$1 == "BENCH-ERROR" {
+	errors[++nerr] = $0 (nboots > 1 ? " (boot " nboots ", vCPUs: " cpus ")" : "")
+	next
+}
+# "BENCH-META kernel" opens a boot (scripts/guest/bench says it first).
 $1 == "BENCH-META" {
 	s = $0
 	sub(/^BENCH-META [^ ]+ ?/, "", s)
-	meta[$2] = s
-	metaorder[++nmeta] = $2
+	if ($2 == "kernel" || nboots == 0)
+		nboots++
+	if ($2 == "cpus")
+		cpus = s
+	bmeta[nboots, ++nbmeta[nboots]] = $2
+	bval[nboots, nbmeta[nboots]] = s
+	if (nboots == 1) {
+		meta[$2] = s
+		metaorder[++nmeta] = $2
+	}
 	next
 }
 END {
@@ -112,8 +145,9 @@ END {
 		print "bench-report: no BENCH lines in the log" > "/dev/stderr"
 		exit 1
 	}
-	printf "%-28s %-15s %12s %12s %19s %19s %8s\n", "workload", "unit",
-	       "native med", "evq med", "native min/max", "evq min/max", "ratio"
+	printf "%-28s %5s %-15s %12s %12s %19s %19s %8s\n", "workload", "vCPUs",
+	       "unit", "native med", "evq med", "native min/max", "evq min/max",
+	       "ratio"
 	printf "{\n"  > json
 	for (i = 1; i <= nmeta; i++)
 		printf "  %s: %s,\n", jstr(metaorder[i]), jstr(meta[metaorder[i]]) > json
@@ -125,17 +159,34 @@ END {
 			       jstr(substr(kv[i], p + 1)) > json
 	}
 	printf "  \"ratio\": %s,\n", jstr("median over repetitions of the per-pair cost ratio evq/native (native/evq for rates); below 1 evq is cheaper") > json
+	printf "  \"boots\": [\n" > json
+	for (b = 1; b <= nboots; b++) {
+		obj = ""
+		for (i = 1; i <= nbmeta[b]; i++) {
+			obj = obj sprintf(", %s: %s", jstr(bmeta[b, i]), jstr(bval[b, i]))
+			if (bmeta[b, i] == "cpus")
+				bcpus = bval[b, i]
+		}
+		printf "    {\"vcpus\": %s%s}%s\n", jnum(bcpus), obj,
+		       (b < nboots ? "," : "") > json
+		bcpus = ""
+	}
+	printf "  ],\n" > json
 	printf "  \"workloads\": [\n" > json
+	no = 0
+	for (n = 1; n <= nids; n++)
+		for (j = 1; j <= nkeys[idorder[n]]; j++)
+			order[++no] = keys[idorder[n], j]
 	for (i = 1; i <= nrows; i++) {
 		r = order[i]
 		obj = ""
-		obj = obj sprintf("    {\"id\": %s, \"unit\": %s, \"better\": %s", jstr(r),
-		       jstr(unit[r]), jstr(better[r]))
+		obj = obj sprintf("    {\"id\": %s, \"vcpus\": %s, \"unit\": %s, \"better\": %s",
+		       jstr(rid[r]), jnum(rcpus[r]), jstr(unit[r]), jstr(better[r]))
 		if (cnt[r, "ref"] > 0) {
 			stats(r, "ref")
-			printf "%-28s %-15s %12s %12s %19s %19s %8s\n", r, unit[r],
-			       fmt(st_med), "-", fmt(st_min) "/" fmt(st_max), "-",
-			       "ref"
+			printf "%-28s %5s %-15s %12s %12s %19s %19s %8s\n", rid[r],
+			       rcpus[r], unit[r], fmt(st_med), "-",
+			       fmt(st_min) "/" fmt(st_max), "-", "ref"
 			obj = obj sprintf(", \"kind\": \"reference\", \"median\": %s, \"min\": %s, \"max\": %s, \"samples\": [%s]}",
 			       fmt(st_med), fmt(st_min), fmt(st_max), st_list)
 			wobj[i] = obj
@@ -187,10 +238,11 @@ END {
 		}
 		wobj[i] = obj "}"
 		if (nmed ~ / / || emed ~ / /)
-			printf "%-28s %-15s %12s %s\n", r, unit[r], nmed, emed
+			printf "%-28s %5s %-15s %12s %s\n", rid[r], rcpus[r], unit[r],
+			       nmed, emed
 		else
-			printf "%-28s %-15s %12s %12s %19s %19s %8s\n", r, unit[r],
-			       nmed, emed, nmm, emm, ratio
+			printf "%-28s %5s %-15s %12s %12s %19s %19s %8s\n", rid[r],
+			       rcpus[r], unit[r], nmed, emed, nmm, emm, ratio
 	}
 	for (i = 1; i <= nrows; i++)
 		printf "%s%s\n", wobj[i], (i < nrows ? "," : "") > json

@@ -152,18 +152,11 @@ void evq_wake_nr_locked(struct evq_ctx *ctx, __poll_t mask, u64 nr)
  */
 void evq_give_back_locked(struct evq_ctx *ctx, u64 count)
 {
-	struct evq_shared *shared = ctx->shared;
-	s64 old;
-
 	lockdep_assert_held(&ctx->wqh.lock);
 
-	old = atomic64_fetch_add(count, &shared->count);
-	if ((u64)old + count < (u64)old)
-		atomic64_set(&shared->count, ULLONG_MAX);
-	if (atomic_read(&shared->armed) & EVQ_ARMED_IN) {
-		atomic_andnot(EVQ_ARMED_IN, &shared->armed);
+	evq_fast_add_locked(ctx, count);
+	if (evq_disarm(ctx->shared, EVQ_ARMED_IN))
 		evq_wake_locked(ctx, EPOLLIN);
-	}
 }
 
 /*

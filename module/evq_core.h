@@ -155,11 +155,15 @@ static inline void evq_mark_used(struct evq_ctx *ctx)
  * Whoever clears an armed bit wakes everybody who may have set it; the
  * caller's wake-up follows. The bits are tested first so that a counter
  * nobody waits on keeps its cache line clean.
+ *
+ * Return: true if any of @bits was set (and is now clear).
  */
-static inline void evq_disarm(struct evq_shared *shared, u32 bits)
+static inline bool evq_disarm(struct evq_shared *shared, u32 bits)
 {
-	if (atomic_read(&shared->armed) & bits)
-		atomic_andnot(bits, &shared->armed);
+	if (!(atomic_read(&shared->armed) & bits))
+		return false;
+	atomic_andnot(bits, &shared->armed);
+	return true;
 }
 
 /*
@@ -444,6 +448,26 @@ static __always_inline bool evq_writable_locked(struct evq_ctx *ctx, u64 n,
 		return false;
 	evq_arm(ctx->shared, EVQ_ARMED_OUT);
 	return evq_fits_locked(ctx, evq_count_locked(ctx), n);
+}
+
+/*
+ * Add @n to a fast counter's page with an atomic add, which cannot lose a
+ * race to userspace (no compare-and-swap), saturating at ULLONG_MAX if the
+ * sum passed it, as evq_signal() does. Returns the count it made. The way
+ * out for evq_signal() after its lost races, and for a read that gives
+ * back what it took (evq_give_back_locked()).
+ */
+static inline u64 evq_fast_add_locked(struct evq_ctx *ctx, u64 n)
+{
+	u64 old;
+
+	lockdep_assert_held(&ctx->wqh.lock);
+
+	old = atomic64_fetch_add(n, &ctx->shared->count);
+	if (old + n >= old)
+		return old + n;
+	atomic64_set(&ctx->shared->count, ULLONG_MAX);
+	return ULLONG_MAX;
 }
 
 void evq_give_back_locked(struct evq_ctx *ctx, u64 count);

@@ -12,12 +12,12 @@
  * against these symbols, so evq cannot be unloaded before it; the user
  * must put every counter before its own module exit returns.
  *
- * Locking: as everywhere (evq_core.h), ctx->wqh.lock guards the count. Here it is
- * taken with spin_lock_irqsave(), so evq_signal() works from any context
- * except NMI, hard-IRQ handlers included; on PREEMPT_RT that lock sleeps,
- * so there, as for eventfd_signal(), not from hard-IRQ context (threaded
- * handlers, softirqs and plain hrtimers, which RT expires in a thread, are
- * fine).
+ * Locking: as everywhere (evq_core.h), ctx->wqh.lock guards the count.
+ * Here it is taken with spin_lock_irqsave(), so evq_signal() works from any
+ * context except NMI, hard-IRQ handlers included; on PREEMPT_RT that lock
+ * sleeps, so there, as for eventfd_signal(), not from hard-IRQ context
+ * (threaded handlers, softirqs and plain hrtimers, which RT expires in a
+ * thread, are fine).
  *
  * Recursion guard: evq_signal() refuses to run inside the wake-up
  * callbacks of a counter (see evq_core.h), where it could deadlock on the
@@ -159,26 +159,6 @@ static __poll_t evq_signal_key(const struct evq_ctx *ctx, u64 count)
 	return EPOLLIN;
 }
 
-/*
- * The fallback of evq_signal() on a fast counter: @n added to the page's
- * count whatever it is, or ULLONG_MAX if the sum passed it. Returns the
- * count it made. Callers hold ctx->wqh.lock.
- */
-static u64 evq_signal_add(struct evq_ctx *ctx, u64 n)
-{
-	struct evq_shared *shared = ctx->shared;
-	u64 old;
-
-	lockdep_assert_held(&ctx->wqh.lock);
-
-	old = atomic64_fetch_add(n, &shared->count);
-	evq_disarm(shared, EVQ_ARMED_IN);
-	if (old + n >= old)
-		return old + n;
-	atomic64_set(&shared->count, ULLONG_MAX);
-	return ULLONG_MAX;
-}
-
 /**
  * evq_signal() - add to a counter from the kernel and wake its waiters
  * @ctx: the counter, from evq_ctx_fdget() or evq_ctx_fileget()
@@ -235,7 +215,8 @@ bool evq_signal(struct evq_ctx *ctx, u64 n)
 			break;
 		}
 		if (++tries == EVQ_SIGNAL_TRIES) {
-			count = evq_signal_add(ctx, n);
+			count = evq_fast_add_locked(ctx, n);
+			evq_disarm(shared, EVQ_ARMED_IN);
 			break;
 		}
 	}

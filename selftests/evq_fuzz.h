@@ -171,6 +171,9 @@ bool expect(struct fuzz *f, enum side s, const char *what, long want,
 	    long got);
 int make_counter(struct fuzz *f, enum side s, unsigned int initval,
 		 int flags, bool factory);
+/* a value to write, for the plain and the modes seeds */
+uint64_t pick_value(struct fuzz *f, uint64_t count, uint64_t maximum,
+		    bool any_bit);
 void progress_tick(uint64_t seed, long done_in_seed);
 /* "not ok N concurrent_ops.seed_@seed", for a stuck thread */
 void conc_result_fail(uint64_t seed);

@@ -221,35 +221,10 @@ static void mop_create(struct fuzz *f, int i)
 		m->id = info.id;
 }
 
-static uint64_t pick_mode_value(struct fuzz *f, const struct mslot *m)
-{
-	switch (below(f, 12)) {
-	case 0:
-		return 0;
-	case 1:
-	case 2:
-		return 1 + below(f, 5);
-	case 3:
-		return COUNT_MAX;
-	case 4:
-		return UINT64_MAX;
-	case 5:
-		return m->maximum - m->count;	/* exactly to the maximum */
-	case 6:
-		return m->maximum - m->count + 1;	/* one over */
-	case 7:
-		return 1ULL << below(f, 64);
-	case 8:
-		return rnd(f) >> below(f, 64);
-	default:
-		return below(f, 1000);
-	}
-}
-
 static void mop_write(struct fuzz *f, int i)
 {
 	struct mslot *m = &f->m[i];
-	uint64_t v = pick_mode_value(f, m);
+	uint64_t v = pick_value(f, m->count, m->maximum, true);
 	size_t len = below(f, 10) ? 8 : 4;
 	long want, ret;
 
@@ -298,7 +273,7 @@ static long fast_ret(int ret)
 static void mop_fast_signal(struct fuzz *f, int i)
 {
 	struct mslot *m = &f->m[i];
-	uint64_t v = pick_mode_value(f, m);
+	uint64_t v = pick_value(f, m->count, m->maximum, true);
 
 	note(f, i, "evq_fast_signal(slot %d, %#llx) at count %#llx, maximum %#llx",
 	     i, (unsigned long long)v, (unsigned long long)m->count,

@@ -281,7 +281,14 @@ static void op_create(struct fuzz *f, int i)
 	sl->count = initval;
 }
 
-static uint64_t pick_value(struct fuzz *f, const struct slot *sl)
+/*
+ * A value to write to a counter at @count that holds up to @maximum
+ * (COUNT_MAX but in the modes seeds): 0, small ones, the limits, exactly
+ * to @maximum and one over, a high bit (bit 63, or any one bit if
+ * @any_bit), random bits. The plain and the modes seeds share it.
+ */
+uint64_t pick_value(struct fuzz *f, uint64_t count, uint64_t maximum,
+		    bool any_bit)
 {
 	switch (below(f, 12)) {
 	case 0:
@@ -294,11 +301,11 @@ static uint64_t pick_value(struct fuzz *f, const struct slot *sl)
 	case 4:
 		return UINT64_MAX;
 	case 5:
-		return COUNT_MAX - sl->count;		/* exactly to the max */
+		return maximum - count;		/* exactly to the maximum */
 	case 6:
-		return COUNT_MAX - sl->count + 1;	/* one over */
+		return maximum - count + 1;	/* one over */
 	case 7:
-		return 1ULL << 63;
+		return any_bit ? 1ULL << below(f, 64) : 1ULL << 63;
 	case 8:
 		return rnd(f) >> below(f, 64);
 	default:
@@ -317,7 +324,7 @@ static void op_write(struct fuzz *f, int i)
 	static const size_t sizes[] = { 0, 1, 7, 8, 8, 8, 8, 8, 9, 16 };
 	struct slot *sl = &f->slot[i];
 	bool use_dup = below(f, 2);
-	uint64_t v = pick_value(f, sl);
+	uint64_t v = pick_value(f, sl->count, COUNT_MAX, false);
 	size_t len = sizes[below(f, ARRAY_SIZE(sizes))];
 	unsigned char buf[16];
 	long ret[N_SIDES];
@@ -356,7 +363,9 @@ static void op_writev(struct fuzz *f, int i)
 {
 	static const size_t segs[] = { 4, 8, 8 };
 	struct slot *sl = &f->slot[i];
-	uint64_t v[2] = { pick_value(f, sl), below(f, 3) };
+	uint64_t v[2] = {
+		pick_value(f, sl->count, COUNT_MAX, false), below(f, 3)
+	};
 	struct iovec iov[2];
 	size_t n = 1 + below(f, 2), k;
 	long ret[N_SIDES];

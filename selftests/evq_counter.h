@@ -424,25 +424,6 @@ static inline const char *tap_lines(const char *info, char *out, size_t size)
 /* ---- what a descriptor really is ---------------------------------------- */
 
 /**
- * fd_link() - the /proc/self/fd link of @fd
- * @fd: the descriptor
- * @buf: where the link goes
- * @size: the size of @buf
- *
- * Return: @buf; "" if the link cannot be read.
- */
-static inline const char *fd_link(int fd, char *buf, size_t size)
-{
-	char path[64];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, buf, size - 1);
-	buf[n < 0 ? 0 : n] = '\0';
-	return buf;
-}
-
-/**
  * fd_is_evq() - is @fd an evq counter, not a native eventfd?
  * @fd: the descriptor
  *

@@ -401,6 +401,25 @@ static inline bool bg_finish(struct bg_call *b)
 	return true;
 }
 
+/**
+ * fd_link() - the /proc/self/fd link of @fd
+ * @fd: the descriptor
+ * @buf: where the link goes
+ * @size: the size of @buf
+ *
+ * Return: @buf; "" if the link cannot be read.
+ */
+static inline const char *fd_link(int fd, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, buf, size - 1);
+	buf[n < 0 ? 0 : n] = '\0';
+	return buf;
+}
+
 /*
  * The path of the payload file @name, which sits next to this program
  * (the VM's /payload, or the build's selftests directory), in @buf; $@env

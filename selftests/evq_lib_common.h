@@ -32,18 +32,6 @@ static inline const char *device(void)
 	return env && *env ? env : EVQ_DEVICE_PATH;
 }
 
-/* The /proc/self/fd link of @fd into @buf, "" if there is none. */
-static inline const char *fd_link(int fd, char *buf, size_t size)
-{
-	char path[64];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, buf, size - 1);
-	buf[n < 0 ? 0 : n] = '\0';
-	return buf;
-}
-
 /* A counter made through the hidden factory. */
 static inline int make_counter(unsigned int initval, int flags)
 {

@@ -15,6 +15,7 @@ set -euo pipefail
 # Extend this list when the project needs another package.
 DEPS=(
 	qemu-system-x86  # the VM (TCG when there is no KVM)
+	socat            # vm-run.sh asks qemu's monitor where a stalled VM is
 	busybox-static   # /bin/busybox of the initramfs
 	cpio             # packing the initramfs
 	build-essential  # gcc, make

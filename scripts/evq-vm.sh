@@ -274,12 +274,16 @@ stop_prebuild() {
 trap stop_prebuild EXIT
 
 # boot LOGNAME ARGS...: vm-run.sh on the prepared lane, logs in VMDIR.
+# The System.map names the vCPUs' addresses if the VM stalls: a Debian
+# image's sits beside its vmlinuz, a built kernel's in its build tree.
 boot() {
-	local what=$1
+	local what=$1 map
 	shift
+	map=${VMLINUZ%/*}/System.map-${VMLINUZ##*/vmlinuz-}
+	[ -r "$map" ] || map=$KDIR/System.map
 	"$top/scripts/vm-run.sh" --kernel "$VMLINUZ" --initrd "$INITRD" \
 		--log "$VMDIR/$what-console.log" \
-		--verdict "$VMDIR/$what-verdict.log" \
+		--verdict "$VMDIR/$what-verdict.log" --system-map "$map" \
 		${APPEND:+--append "$APPEND"} "$@"
 }
 

@@ -4,7 +4,7 @@
 # vm-run.sh --kernel VMLINUZ --initrd INITRD --log CONSOLE.log
 #           --verdict VERDICT.log [--timeout SECONDS] [--stall SECONDS]
 #           [--append "ARGS"] [--mem 1G] [--smp 2] [--interactive] [--quiet]
-#           [--qemu-arg ARG]...
+#           [--system-map FILE] [--qemu-arg ARG]...
 # vm-run.sh --print-accel [--kernel VMLINUZ]
 #
 # Boots INITRD (mkinitramfs.sh) on VMLINUZ in qemu (KVM if /dev/kvm works,
@@ -33,7 +33,11 @@
 # --stall: the watchdog (default 300; 0 = none): the VM counts as hung when
 # neither the console nor the verdict port has grown for this many
 # seconds. Every test plan prints at least a line per test case, so a slow
-# VM keeps going while a stuck one is stopped within minutes.
+# VM keeps going while a stuck one is stopped within minutes. Before it is
+# stopped, qemu's monitor (a socket, read with socat) samples where each
+# vCPU is, three times: idle vCPUs mean tasks blocked or a console that
+# stopped printing, the same busy address a CPU that spins.
+# --system-map: the kernel's System.map, to name those addresses.
 # --print-accel: print the accelerator a run would use (kvm or tcg), exit.
 #
 # KVM is used only when /dev/kvm is there AND a probe boot of the kernel
@@ -57,6 +61,7 @@ usage() {
 die() { echo "$prog: $*" >&2; exit 2; }
 
 kernel='' initrd='' log='' verdict='' append='' timeout_s='' mem=1G smp=2
+sysmap=''
 stall_s=300
 interactive=0 quiet=0 print_accel=0
 qemu_extra=()
@@ -72,6 +77,7 @@ while [ $# -gt 0 ]; do
 	--mem) mem=${2:?}; shift 2 ;;
 	--smp) smp=${2:?}; shift 2 ;;
 	--qemu-arg) qemu_extra+=("${2:?}"); shift 2 ;;
+	--system-map) sysmap=${2:?}; shift 2 ;;
 	--interactive) interactive=1; shift ;;
 	--quiet) quiet=1; shift ;;
 	--print-accel) print_accel=1; shift ;;
@@ -144,6 +150,11 @@ else
 	qemu+=(-chardev "stdio,id=con,signal=off,logfile=$log" -serial chardev:con)
 fi
 qemu+=(-chardev "file,id=verdict,path=$verdict" -serial chardev:verdict)
+# The monitor, for the stall report. A socket path has at most 107 bytes.
+mondir=$(mktemp -d "${TMPDIR:-/tmp}/evq-vm.XXXXXX")
+mon=$mondir/monitor
+trap 'rm -rf "$mondir"' EXIT
+qemu+=(-monitor "unix:$mon,server=on,wait=off")
 qemu+=("${qemu_extra[@]}")
 
 run=()
@@ -152,6 +163,46 @@ run=()
 
 # size FILE: its size in bytes, 0 while it does not exist.
 size() { stat -c %s "$1" 2>/dev/null || echo 0; }
+
+# symbol ADDR: "function+0xoff" from $sysmap, or nothing. Addresses are
+# compared as 16-digit hex strings (awk's numbers are doubles, too short for
+# 64 bits); an offset is taken from the low 32 bits.
+symbol() {
+	[ -r "$sysmap" ] || return 0
+	awk -v a="$(printf '%016s' "$1" | tr 'A-F ' 'a-f0')" '
+		function lo(s,  i, n) {
+			n = 0
+			for (i = 9; i <= 16; i++)
+				n = n * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+			return n
+		}
+		$2 ~ /^[tTwW]$/ && length($1) == 16 && $1 <= a && $1 >= best {
+			best = $1; name = $3
+		}
+		END { if (name != "") printf "%s+0x%x", name, lo(a) - lo(best) }' "$sysmap"
+}
+
+# where_cpus: where each vCPU is, from qemu's monitor, on stderr.
+where_cpus() {
+	local sample regs cpu rip
+	command -v socat >/dev/null || { echo "$prog: no socat: cannot ask qemu where the vCPUs are" >&2; return 0; }
+	for sample in 1 2 3; do
+		regs=$(printf 'info registers -a\n' |
+			timeout 20 socat -t 5 - "UNIX-CONNECT:$mon" 2>/dev/null |
+			tr -d '\r' | grep -aoE '^CPU#[0-9]+|^RIP=[0-9a-f]+' || true)
+		[ -n "$regs" ] || { echo "$prog: qemu's monitor did not answer" >&2; return 0; }
+		cpu=
+		while read -r line; do
+			case $line in
+			CPU#*) cpu=$line ;;
+			RIP=*)
+				rip=${line#RIP=}
+				echo "$prog: stall sample $sample: $cpu at $rip $(symbol "$rip")" >&2 ;;
+			esac
+		done <<<"$regs"
+		sleep 2
+	done
+}
 
 # watch PID: wait for the VM, killing it if neither output grows for
 # $stall_s seconds. Sets rc, and stalled=1 if it had to kill.
@@ -164,6 +215,7 @@ watch() {
 			last=$now idle=0
 		elif [ "$stall_s" -gt 0 ] && [ "$idle" -ge "$stall_s" ]; then
 			stalled=1
+			where_cpus
 			kill -TERM "$pid" 2>/dev/null || true
 			sleep 5
 			kill -KILL "$pid" 2>/dev/null || true
@@ -195,7 +247,7 @@ elapsed=$((SECONDS - start))
 last_test() {
 	local t
 	t=$(tr -d '\r' <"$log" 2>/dev/null | grep -a '^#  RUN ' | tail -n1 |
-		sed 's/^#  RUN *//')
+		sed 's/^#  RUN *//') || t=
 	echo "last test started: ${t:-none (no kselftest RUN line)}; console ends:" >&2
 	tr -d '\r' <"$log" 2>/dev/null | tail -n 8 | sed 's/^/  /' >&2
 }

@@ -184,7 +184,7 @@ symbol() {
 
 # where_cpus: where each vCPU is, from qemu's monitor, on stderr.
 where_cpus() {
-	local sample regs cpu rip
+	local sample regs cpu rip line
 	command -v socat >/dev/null || { echo "$prog: no socat: cannot ask qemu where the vCPUs are" >&2; return 0; }
 	for sample in 1 2 3; do
 		regs=$(printf 'info registers -a\n' |

@@ -176,18 +176,6 @@ static inline bool evq_is_native(void)
 	return v && !strcmp(v, "1");
 }
 
-/**
- * evq_device() - the device node, as libevq finds it
- *
- * Return: $EVQ_DEVICE if set and not empty, else EVQ_DEVICE_PATH.
- */
-static inline const char *evq_device(void)
-{
-	const char *path = getenv("EVQ_DEVICE");
-
-	return path && *path ? path : EVQ_DEVICE_PATH;
-}
-
 /* ---- time ---------------------------------------------------------------- */
 
 /**
@@ -419,23 +407,6 @@ static inline const char *tap_lines(const char *info, char *out, size_t size)
 	}
 	out[o] = '\0';
 	return out;
-}
-
-/* ---- what a descriptor really is ---------------------------------------- */
-
-/**
- * fd_is_evq() - is @fd an evq counter, not a native eventfd?
- * @fd: the descriptor
- *
- * Return: true if @fd links to evq_device(), the node libevq opens, or is
- * an anonymous evq file made by EVQ_IOC_CREATE.
- */
-static inline bool fd_is_evq(int fd)
-{
-	char link[256];
-
-	fd_link(fd, link, sizeof(link));
-	return !strcmp(link, evq_device()) || !strcmp(link, "anon_inode:[evq]");
 }
 
 /* ---- the fixture shared by native eventfd and evq ------------------------ */

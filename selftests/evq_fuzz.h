@@ -48,11 +48,10 @@
 #include <unistd.h>
 
 #include "evq.h"
+#include "evq_ksft_common.h"
 #include "evq_masks.h"
 #include "kselftest.h"
 
-#define COUNT_MAX	0xfffffffffffffffeULL
-#define POISON64	0xa5a5a5a5a5a5a5a5ULL
 #define N_SLOTS		4
 #define LOG_LINE	112
 /* The last LOG_RING ops are kept for the report of a difference. */

@@ -241,7 +241,7 @@ static void mop_read(struct fuzz *f, int i)
 	static const size_t sizes[] = { 4, 8, 8, 8, 8, 16 };
 	struct mslot *m = &f->m[i];
 	size_t len = sizes[below(f, ARRAY_SIZE(sizes))];
-	uint64_t buf[2] = { POISON64, POISON64 }, v;
+	uint64_t buf[2] = { POISON, POISON }, v;
 	long want = 8, ret;
 
 	note(f, i, "read(slot %d, %zu bytes) at count %#llx", i, len,
@@ -286,7 +286,7 @@ static void mop_fast_signal(struct fuzz *f, int i)
 static void mop_fast_take(struct fuzz *f, int i)
 {
 	struct mslot *m = &f->m[i];
-	uint64_t got = POISON64, v;
+	uint64_t got = POISON, v;
 	long ret;
 
 	note(f, i, "evq_fast_take(slot %d) at count %#llx", i,

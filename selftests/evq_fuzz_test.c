@@ -126,22 +126,6 @@ bool expect(struct fuzz *f, enum side s, const char *what, long want,
 	return false;
 }
 
-/* Is @fd a /dev/evq file, or a counter made by EVQ_IOC_CREATE? */
-static bool fd_is_evq(int fd)
-{
-	const char *dev = getenv("EVQ_DEVICE");
-	char path[64], link[256];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return false;
-	link[n] = '\0';
-	return !strcmp(link, dev && *dev ? dev : EVQ_DEVICE_PATH) ||
-	       !strcmp(link, "anon_inode:[evq]");
-}
-
 /*
  * eventfd(@initval, @flags) through the factory: EVQ_IOC_CREATE with the
  * EFD_ flags translated, and any other bit as a reserved one (EINVAL, as

@@ -33,6 +33,8 @@
 
 #include <linux/evq.h>
 
+#include "evq.h"
+
 /* The largest count a write can reach: ULLONG_MAX - 1, as for eventfd. */
 #define COUNT_MAX	0xfffffffffffffffeULL
 
@@ -418,6 +420,36 @@ static inline const char *fd_link(int fd, char *buf, size_t size)
 	n = readlink(path, buf, size - 1);
 	buf[n < 0 ? 0 : n] = '\0';
 	return buf;
+}
+
+/* /proc/self/fd's link for a counter made by EVQ_IOC_CREATE. */
+#define ANON_EVQ	"anon_inode:[evq]"
+
+/**
+ * evq_device() - the device node, as libevq finds it
+ *
+ * Return: $EVQ_DEVICE if set and not empty, else EVQ_DEVICE_PATH.
+ */
+static inline const char *evq_device(void)
+{
+	const char *path = getenv("EVQ_DEVICE");
+
+	return path && *path ? path : EVQ_DEVICE_PATH;
+}
+
+/**
+ * fd_is_evq() - is @fd an evq counter, not a native eventfd?
+ * @fd: the descriptor
+ *
+ * Return: true if @fd links to evq_device(), the node libevq opens, or is
+ * an anonymous evq file made by EVQ_IOC_CREATE.
+ */
+static inline bool fd_is_evq(int fd)
+{
+	char link[256];
+
+	fd_link(fd, link, sizeof(link));
+	return !strcmp(link, evq_device()) || !strcmp(link, ANON_EVQ);
 }
 
 /*

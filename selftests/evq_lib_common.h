@@ -7,8 +7,8 @@
  * module without EVQ_IOC_CREATE). Each includes this header and nothing
  * else of the others; the fixtures stay in their own files.
  *
- * EVQ_DEVICE, when set, is the device node libevq opens; device() is
- * where the tests expect it.
+ * EVQ_DEVICE, when set, is the device node libevq opens; evq_device()
+ * (evq_ksft_common.h) is where the tests expect it.
  */
 #ifndef EVQ_LIB_COMMON_H
 #define EVQ_LIB_COMMON_H
@@ -21,16 +21,6 @@
 
 #include "evq.h"
 #include "evq_ksft_common.h"
-
-/* /proc/self/fd's link for a counter made by EVQ_IOC_CREATE. */
-#define ANON_EVQ	"anon_inode:[evq]"
-
-static inline const char *device(void)
-{
-	const char *env = getenv("EVQ_DEVICE");
-
-	return env && *env ? env : EVQ_DEVICE_PATH;
-}
 
 /* A counter made through the hidden factory. */
 static inline int make_counter(unsigned int initval, int flags)

@@ -542,7 +542,7 @@ TEST(fallback_without_create_behaves_as_eventfd)
 						 strerror(errno));
 			native = eventfd(initvals[i], efd);
 			ASSERT_LE(0, native);
-			EXPECT_STREQ(device(), fd_link(evq, link, sizeof(link)))
+			EXPECT_STREQ(evq_device(), fd_link(evq, link, sizeof(link)))
 				TH_LOG("%s: not made by open(2)", what);
 			EXPECT_EQ(fcntl(native, F_GETFD), fcntl(evq, F_GETFD))
 				TH_LOG("%s: F_GETFD", what);

@@ -72,7 +72,7 @@ static int find_device_fd_but(int except)
 
 	for (int fd = 0; fd < MAX_FD; fd++) {
 		if (fd == except ||
-		    strcmp(fd_link(fd, link, sizeof(link)), device()) != 0)
+		    strcmp(fd_link(fd, link, sizeof(link)), evq_device()) != 0)
 			continue;
 		if (found >= 0)
 			return -2;
@@ -202,7 +202,7 @@ FIXTURE_SETUP(hidden)
 	self->pipe_w = -1;
 	ASSERT_EQ(-1, find_device_fd())
 		TH_LOG("a %s descriptor is open before the first counter",
-		       device());
+		       evq_device());
 	fd = make_counter(0, EFD_CLOEXEC);
 	ASSERT_LE(0, fd) TH_LOG("first counter: %s", strerror(errno));
 	EXPECT_STREQ(ANON_EVQ, fd_link(fd, link, sizeof(link)))
@@ -210,7 +210,7 @@ FIXTURE_SETUP(hidden)
 	self->factory = find_device_fd();
 	ASSERT_LE(0, self->factory)
 		TH_LOG("no single hidden %s descriptor after the first counter (%d)",
-		       device(), self->factory);
+		       evq_device(), self->factory);
 	EXPECT_NE(0, fcntl(self->factory, F_GETFD) & FD_CLOEXEC)
 		TH_LOG("the hidden factory is not close-on-exec");
 	ASSERT_EQ(0, close_from_3()) TH_LOG("close_range: %s", strerror(errno));
@@ -229,8 +229,8 @@ FIXTURE_SETUP(hidden)
 		ASSERT_EQ(FILE_POS, lseek(fd, FILE_POS, SEEK_SET));
 		break;
 	case FOREIGN_EVQ:
-		fd = open(device(), O_RDWR | O_CLOEXEC);
-		ASSERT_LE(0, fd) TH_LOG("open %s: %s", device(),
+		fd = open(evq_device(), O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, fd) TH_LOG("open %s: %s", evq_device(),
 					strerror(errno));
 		self->id = info_id(fd);
 		break;
@@ -528,7 +528,7 @@ TEST(hidden_factory_races_get_no_foreign_ioctl)
 	close(fd);
 	r.factory = find_device_fd();
 	ASSERT_LE(0, r.factory);
-	r.own = open(device(), O_RDWR | O_CLOEXEC);
+	r.own = open(evq_device(), O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, r.own);
 	clock_gettime(CLOCK_MONOTONIC, &r.end);
 	r.end.tv_sec += RACE_SECS;

@@ -64,7 +64,7 @@ TEST_F(factory, open_flags)
 
 	EXPECT_EQ(FD_CLOEXEC, fcntl(self->factory, F_GETFD));
 	EXPECT_EQ(O_RDWR, fcntl(self->factory, F_GETFL) & O_ACCMODE);
-	EXPECT_STREQ(device(), fd_link(self->factory, link, sizeof(link)));
+	EXPECT_STREQ(evq_device(), fd_link(self->factory, link, sizeof(link)));
 	fd = evq_factory_open(0);
 	ASSERT_LE(0, fd) TH_LOG("evq_factory_open(0): %s", strerror(errno));
 	EXPECT_EQ(0, fcntl(fd, F_GETFD));

@@ -158,18 +158,11 @@ static void *block_fn(void *arg)
 	return NULL;
 }
 
-static const char *device_path(void)
-{
-	const char *env = getenv("EVQ_DEVICE");
-
-	return env && *env ? env : EVQ_DEVICE_PATH;
-}
-
 /* open(2) of the device, set up; then @maximum if not the default. */
 static int open_counter(uint64_t initval, uint32_t flags, uint64_t maximum)
 {
 	struct evq_setup s = { .initval = initval, .flags = flags };
-	int fd = open(device_path(), O_RDWR | O_CLOEXEC);
+	int fd = open(evq_device(), O_RDWR | O_CLOEXEC);
 
 	if (fd >= 0 && (ioctl(fd, EVQ_IOC_SETUP, &s) < 0 ||
 			(maximum != COUNT_MAX &&
@@ -201,10 +194,9 @@ static bool wait_asleep(int fd, unsigned int readers, unsigned int writers)
  */
 static int find_hidden(const struct report *rep)
 {
-	char path[300], link[256];
+	char link[256];
 	int fd, i, found = -1;
 	struct dirent *de;
-	ssize_t n;
 	DIR *d = opendir("/proc/self/fd");
 
 	if (!d)
@@ -213,12 +205,7 @@ static int find_hidden(const struct report *rep)
 		fd = atoi(de->d_name);
 		if (de->d_name[0] == '.' || fd == dirfd(d))
 			continue;
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n < 0)
-			continue;
-		link[n] = '\0';
-		if (strcmp(link, device_path()) != 0)
+		if (strcmp(fd_link(fd, link, sizeof(link)), evq_device()) != 0)
 			continue;
 		for (i = 0; i < N_CTR && rep->fd[i] != fd; i++)
 			;
@@ -295,7 +282,7 @@ static void holder_main(int report_fd, int hold_fd, bool as_nobody)
 	rep.fd[D_MODES] = open_counter(7, EVQ_SEMAPHORE | EVQ_WAKE_ONE, 100);
 	rep.eventfd = eventfd(7, EFD_CLOEXEC);
 	rep.fd[D_PLAIN5_DUP] = dup(rep.fd[D_PLAIN5]);
-	f = open(device_path(), O_RDWR | O_CLOEXEC);
+	f = open(evq_device(), O_RDWR | O_CLOEXEC);
 	rep.fd[D_FACTORY] = f;
 	rep.fd[A_WAKE_ONE] = evq_create(f, 2, 0, EVQ_WAKE_ONE | EVQ_CLOEXEC);
 	rep.fd[A_BITS] = evq_create(f, 5, 0, EVQ_BITS | EVQ_CLOEXEC);

@@ -4,8 +4,9 @@
  * evq_testmod (selftests/kmod, /dev/evq_testmod) and its ioctls, a reader
  * blocked in read(2), a writer thread. Used by evq_kapi_test.c (the
  * producers and kernel-side overflow), evq_kapi_guard_test.c (the
- * recursion guard) and evq_kapi_modes_test.c (evq's own modes);
- * evq_kapi_fixture.h adds the "kapi" fixture the first two share.
+ * recursion guard), evq_kapi_modes_test.c (evq's own modes) and
+ * evq_peer_test.c (its kernel-signal cases); evq_kapi_fixture.h adds the
+ * "kapi" fixture the first two share.
  *
  * Timing: nothing passes or fails on how long something took; what should
  * happen gets WAIT_MS before it counts as a hang.
@@ -14,6 +15,7 @@
 #define EVQ_KAPI_COMMON_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -32,6 +34,22 @@
 static inline long ioctl_ret(int fd, unsigned long cmd, void *arg)
 {
 	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
+}
+
+/**
+ * tm_open() - a session on the test module
+ * @_metadata: the running case, which fails (never skips) without
+ *             /dev/evq_testmod
+ *
+ * Return: the session's descriptor.
+ */
+static inline int tm_open(struct __test_metadata *_metadata)
+{
+	int tm = open(EVQ_TESTMOD_DEVICE, O_RDWR | O_CLOEXEC);
+
+	ASSERT_LE(0, tm) TH_LOG("open %s: %s; is evq_testmod.ko loaded?",
+				EVQ_TESTMOD_DEVICE, strerror(errno));
+	return tm;
 }
 
 static inline long attach(int tm, int fd)

@@ -33,10 +33,7 @@ FIXTURE_SETUP(kapi)
 {
 	(void)variant;
 	self->fd = -1;
-	self->tm = open(EVQ_TESTMOD_DEVICE, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->tm)
-		TH_LOG("open %s: %s; is evq_testmod.ko loaded?",
-		       EVQ_TESTMOD_DEVICE, strerror(errno));
+	self->tm = tm_open(_metadata);
 	self->fd = evq_eventfd(0, EFD_CLOEXEC);
 	ASSERT_LE(0, self->fd) TH_LOG("evq_eventfd: %s", strerror(errno));
 }

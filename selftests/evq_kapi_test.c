@@ -328,10 +328,7 @@ FIXTURE_VARIANT_ADD(overflow, evq) {
 FIXTURE_SETUP(overflow)
 {
 	self->fd = -1;
-	self->tm = open(EVQ_TESTMOD_DEVICE, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->tm)
-		TH_LOG("open %s: %s; is evq_testmod.ko loaded?",
-		       EVQ_TESTMOD_DEVICE, strerror(errno));
+	self->tm = tm_open(_metadata);
 	self->fd = variant->is_evq ? evq_eventfd(0, EFD_CLOEXEC) :
 				     eventfd(0, EFD_CLOEXEC);
 	ASSERT_LE(0, self->fd) TH_LOG("counter: %s", strerror(errno));

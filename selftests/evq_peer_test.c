@@ -59,6 +59,7 @@
 
 #include "evq.h"
 #include "evq_fast.h"
+#include "evq_kapi_common.h"
 #include "evq_ksft_common.h"
 #include "kmod/evq_testmod.h"
 #include "kselftest_harness.h"
@@ -556,44 +557,15 @@ TEST_F(peer, wake_out_wakes_a_pollout_poller_and_a_blocked_writer)
 
 /* ---- kernel signals ------------------------------------------------------ */
 
-static long tm_ioctl(int tm, unsigned long cmd, void *arg)
-{
-	return ioctl(tm, cmd, arg) < 0 ? -errno : 0;
-}
-
 /* Open an evq_testmod session on self->tm and attach self->fd. */
 static void tm_attach(struct __test_metadata *_metadata,
 		      FIXTURE_DATA(peer) *self)
 {
 	long ret;
 
-	self->tm = open(EVQ_TESTMOD_DEVICE, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->tm) TH_LOG("open %s: %s; is evq_testmod.ko loaded?",
-				      EVQ_TESTMOD_DEVICE, strerror(errno));
-	ret = tm_ioctl(self->tm, EVQ_TESTMOD_IOC_ATTACH, &self->fd);
+	self->tm = tm_open(_metadata);
+	ret = attach(self->tm, self->fd);
 	ASSERT_EQ(0, ret) TH_LOG("ATTACH: %s", errstr(ret));
-}
-
-/* @times evq_signal() calls of @value from process context; 0 or -errno. */
-static long tm_burst(int tm, uint64_t value, uint32_t times)
-{
-	struct evq_testmod_signal sig = {
-		.value = value, .times = times, .how = EVQ_TESTMOD_BURST,
-	};
-
-	return tm_ioctl(tm, EVQ_TESTMOD_IOC_SIGNAL, &sig);
-}
-
-static struct evq_testmod_stats tm_stats(struct __test_metadata *_metadata,
-					 int tm)
-{
-	struct evq_testmod_stats st;
-	long ret;
-
-	memset(&st, 0xa5, sizeof(st));
-	ret = tm_ioctl(tm, EVQ_TESTMOD_IOC_STATS, &st);
-	EXPECT_EQ(0, ret) TH_LOG("STATS: %s", errstr(ret));
-	return st;
 }
 
 TEST_F_TIMEOUT(peer, kernel_signal_is_never_dropped_while_a_peer_rewrites_the_count, 90)
@@ -604,10 +576,10 @@ TEST_F_TIMEOUT(peer, kernel_signal_is_never_dropped_while_a_peer_rewrites_the_co
 	FAST_COUNTER(0, EVQ_COUNT_MAX, 0);
 	tm_attach(_metadata, self);
 	START_SCRIBBLER(0, SCRIBBLE_TOP);
-	ret = tm_burst(self->tm, 1, 10000);
+	ret = tm_signal(self->tm, 1, 10000, EVQ_TESTMOD_BURST);
 	scribbler_stop(&self->scribbler);
 	ASSERT_EQ(0, ret) TH_LOG("SIGNAL: %s", errstr(ret));
-	st = tm_stats(_metadata, self->tm);
+	st = stats(_metadata, self->tm);
 	EXPECT_EQ(10000ULL, st.signalled);
 	EXPECT_EQ(0ULL, st.refused)
 		TH_LOG("%llu of 10000 evq_signal() calls returned false",
@@ -673,7 +645,7 @@ TEST_F_TIMEOUT(peer, kernel_signals_all_land_under_a_flat_out_fast_producer_and_
 	tm_attach(_metadata, self);
 	ASSERT_EQ(0, pthread_create(&prod, NULL, flat_producer, &f));
 	ASSERT_EQ(0, pthread_create(&take, NULL, flat_taker, &f));
-	ret = tm_burst(self->tm, 1, KSIGNALS);
+	ret = tm_signal(self->tm, 1, KSIGNALS, EVQ_TESTMOD_BURST);
 	atomic_store(&f.stop, true);
 	pthread_join(prod, NULL);
 	atomic_store(&f.drain, true);
@@ -682,7 +654,7 @@ TEST_F_TIMEOUT(peer, kernel_signals_all_land_under_a_flat_out_fast_producer_and_
 	EXPECT_EQ(0, f.err) TH_LOG("fast path: %s", errstr(f.err));
 	if (evq_fast_take(&self->fast, &rest) < 0)
 		rest = 0;
-	st = tm_stats(_metadata, self->tm);
+	st = stats(_metadata, self->tm);
 	ksft_print_msg("%llu kernel signals, %llu fast signals\n",
 		       (unsigned long long)st.signalled,
 		       (unsigned long long)f.produced);

@@ -272,8 +272,14 @@ static struct evq_factory *factory_new(const char *path)
 		errno = err;
 		return NULL;
 	}
-	f->fd = move_high(f->fd);
+	/*
+	 * Mark it while it sits at the lowest free number, where the program
+	 * put nothing; at its high number the program may close or replace it
+	 * at any moment, and a factory left unmarked would be told from
+	 * another open of /dev/evq by its id alone.
+	 */
 	f->mark = mark_factory(f->fd);
+	f->fd = move_high(f->fd);
 	f->dev = st.st_dev;
 	f->rdev = st.st_rdev;
 	f->ino = st.st_ino;
@@ -293,7 +299,9 @@ static struct evq_factory *factory_new(const char *path)
  * makes the same counter (a factory does not change); one that fails
  * (EBADF on a closed number, ENOTTY from any other file) is never taken
  * for an old module or passed on: the factory is checked again, and
- * replaced if it is not ours any more.
+ * replaced if it is not ours any more. EBADF always replaces it: the file
+ * the library checked was closed, and what the number holds by the time
+ * it looks again is somebody else's, however much it looks like ours.
  */
 static int hidden_create(const char *path, const struct evq_create *cfg)
 {
@@ -306,7 +314,7 @@ static int hidden_create(const char *path, const struct evq_create *cfg)
 		f = (struct evq_factory *)cur;
 		if (f && !strcmp(f->path, path) && factory_is_ours(f)) {
 			fd = ioctl(f->fd, EVQ_IOC_CREATE, cfg);
-			if (fd >= 0 || factory_is_ours(f))
+			if (fd >= 0 || (errno != EBADF && factory_is_ours(f)))
 				return fd;
 		}
 		fresh = factory_new(path);

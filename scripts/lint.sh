@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# lint.sh BUILDDIR KVER...
+# lint.sh BUILDDIR KVER[@SUITE]...
 #
 # Static checks, one verdict line per check on stdout ("ok NAME" or
 # "not ok NAME"), details on stderr:
@@ -31,7 +31,7 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=$(realpath -m "${1:?usage: lint.sh BUILDDIR KVER...}")
+build=$(realpath -m "${1:?usage: lint.sh BUILDDIR KVER[@SUITE]...}")
 shift
 ksrc=$("$top/scripts/kernel-source.sh" "$build") || exit 1
 checkpatch=$ksrc/scripts/checkpatch.pl
@@ -57,8 +57,9 @@ done
 verdict lint.checkpatch "$status"
 
 # W=1 and sparse against each kernel's headers.
-for kver in "$@"; do
-	kdir=$("$top/scripts/fetch-kernel.sh" "$kver" "$build" | sed -n 's/^KDIR=//p')
+for spec in "$@"; do
+	kver=${spec%@*}
+	kdir=$("$top/scripts/fetch-kernel.sh" "$spec" "$build" | sed -n 's/^KDIR=//p')
 	dir=$build/lint/$kver
 	rm -rf "$dir"
 	mkdir -p "$dir"

@@ -31,7 +31,7 @@
 #          keep the watchdog quiet; the overall cap grows with the ops
 #
 # Environment: BUILD (default ./build), KVER (run/shell/bench: a lane name
-# such as 6.1, 6.12, 6.12-rt, debug, or a full Debian version),
+# such as 6.1, 6.12, 6.12-rt, 7.3, debug, or a full Debian version),
 # LANES (check: the lanes to run, by name, e.g. "6.12 debug"), EVQ_KVERS
 # (pins the Debian kernels, see kernels.sh), EVQ_VM_TIMEOUT (overall cap per
 # boot, seconds), EVQ_VM_STALL (seconds without output before a VM counts

@@ -214,7 +214,7 @@ prepare_source() {
 	lv=${kver#"$base"}
 	[ "$lv" != "$kver" ] || { log "$srcpkg is $base, not $kver"; return 1; }
 	mk+=(LOCALVERSION="$lv")
-	log "make olddefconfig modules_prepare in $src (a few minutes, once)"
+	log "make olddefconfig modules_prepare in $src (about a minute, once)"
 	"${mk[@]}" olddefconfig >&2
 	check_config "$root/usr/src/$hdr/.config" "$tmp/.config" || return 1
 	"${mk[@]}" -j"$(nproc)" modules_prepare >&2

@@ -4,11 +4,12 @@
 # make run           boot a VM (KVER=6.12 default, or another lane of
 #                    scripts/lanes), load evq, run the demo
 # make check         lint, then every test on every lane of scripts/lanes:
-#                    Debian's 6.1, 6.12 and 6.12 PREEMPT_RT kernels, the
-#                    debug kernel (lockdep, KASAN, kmemleak, failslab) and
-#                    the rt-kcsan kernel (PREEMPT_RT, lockdep, KCSAN, evq
-#                    built in): "N passed, N failed". LANES="6.12 debug"
-#                    picks lanes by name
+#                    Debian's 6.1, 6.12 and 6.12 PREEMPT_RT kernels, its
+#                    7.3 from trixie-backports, the debug kernel (lockdep,
+#                    KASAN, kmemleak, failslab) and the rt-kcsan kernel
+#                    (PREEMPT_RT, lockdep, KCSAN, evq built in):
+#                    "N passed, N failed". LANES="6.12 debug" picks lanes
+#                    by name
 # make check-fast    lint and the Debian kernels only (no kernel build)
 # make check-debug   the built kernels only
 # make lint          checkpatch, W=1 + sparse on the Debian kernels, the

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# dkms-check.sh BUILDDIR KVER...
+# dkms-check.sh BUILDDIR KVER[@SUITE]...
 #
 # The evq-dkms package, checked the way DKMS uses it, without touching this
 # machine's kernels, /lib/modules or DKMS tree: builds the packages
@@ -21,7 +21,7 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=$(realpath -m "${1:?usage: dkms-check.sh BUILDDIR KVER...}")
+build=$(realpath -m "${1:?usage: dkms-check.sh BUILDDIR KVER[@SUITE]...}")
 shift
 work=$build/dkms
 
@@ -44,7 +44,8 @@ if [ -f "${debs[0]}" ]; then
 	version=${version%-*}
 fi
 
-for kver in "$@"; do
+for spec in "$@"; do
+	kver=${spec%@*}
 	ko=$work/$kver/evq.ko
 	if [ -z "${version:-}" ]; then
 		log "no evq-dkms package to build from"
@@ -52,7 +53,7 @@ for kver in "$@"; do
 		verdict "dkms.vermagic.$kver" 1
 		continue
 	fi
-	kdir=$("$top/scripts/fetch-kernel.sh" "$kver" "$build" | sed -n 's/^KDIR=//p')
+	kdir=$("$top/scripts/fetch-kernel.sh" "$spec" "$build" | sed -n 's/^KDIR=//p')
 	opts=(--dkmstree "$tree" --sourcetree "$root/usr/src"
 		--installtree "$work/lib/modules" --kernelsourcedir "$kdir"
 		-m evq -v "$version" -k "$kver")

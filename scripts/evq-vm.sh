@@ -31,7 +31,7 @@
 #          keep the watchdog quiet; the overall cap grows with the ops
 #
 # Environment: BUILD (default ./build), KVER (run/shell/bench: a lane name
-# such as 6.1, 6.12, 6.12-rt, debug, or a full Debian version),
+# such as 6.1, 6.12, 6.12-rt, 7.3, debug, or a full Debian version),
 # LANES (check: the lanes to run, by name, e.g. "6.12 debug"), EVQ_KVERS
 # (pins the Debian kernels, see kernels.sh), EVQ_VM_TIMEOUT (overall cap per
 # boot, seconds), EVQ_VM_STALL (seconds without output before a VM counts
@@ -133,6 +133,11 @@ install_kselftests() {
 		INSTALL_PATH="$dest" install >&2
 }
 
+# suite_of KERNEL: "@SUITE" for a debian:SERIES@SUITE kernel, else nothing.
+suite_of() {
+	case $1 in *@*) echo "@${1#*@}" ;; esac
+}
+
 # kernel KERNEL: obtain the lane's kernel; sets KDIR, VMLINUZ, KLABEL (the
 # name in results: the Debian version or the built kernel's release),
 # KTREE (a source tree with evq laid in, for built kernels that have it)
@@ -142,7 +147,7 @@ kernel() {
 	case $spec in
 	debian:*)
 		kver=$("$top/scripts/kernels.sh" "${spec#debian:}")
-		vars=$("$top/scripts/fetch-kernel.sh" "$kver" "$build")
+		vars=$("$top/scripts/fetch-kernel.sh" "$kver$(suite_of "$spec")" "$build")
 		KLABEL=$kver
 		;;
 	built:*)
@@ -225,12 +230,15 @@ pick_lane() {
 	return 1
 }
 
-# debian_kvers: the Debian kernels of the debian: lanes, for lint.
+# debian_kvers: the Debian kernels of the debian: lanes, for lint and DKMS:
+# KVER, or KVER@SUITE when the lane names a suite (as fetch-kernel.sh takes
+# them).
 debian_kvers() {
-	local name spec
+	local name spec kver
 	for name in $(lane_names debian); do
 		read -r _ spec _ <<<"$(lane "$name")"
-		"$top/scripts/kernels.sh" "${spec#debian:}"
+		kver=$("$top/scripts/kernels.sh" "${spec#debian:}")
+		echo "$kver$(suite_of "$spec")"
 	done
 }
 

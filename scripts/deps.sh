@@ -35,6 +35,7 @@ DEPS=(
 	pkgconf          # the installed libevq's evq.pc (make check)
 	debhelper dh-dkms lintian  # make deb
 	dkms             # make check: DKMS builds evq from the evq-dkms package
+	debian-archive-keyring dpkg-dev  # apt-suite.sh: trixie/sid indexes; sparse.sh: dpkg-source
 	gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf  # make lint: cross-builds
 	# evq_compat_test's 32-bit program (gcc-multilib conflicts with the
 	# cross compilers above)

@@ -177,9 +177,8 @@ static void mop_create(struct fuzz *f, int i)
 		struct evq_setup st = {
 			.initval = initval, .flags = flags, .pad = bad_pad,
 		};
-		const char *dev = getenv("EVQ_DEVICE");
 
-		fd = (int)sys_ret(open(dev && *dev ? dev : EVQ_DEVICE_PATH,
+		fd = (int)sys_ret(open(evq_device(),
 				       O_RDWR | O_NONBLOCK | O_CLOEXEC));
 		if (fd < 0) {
 			ksft_print_msg("open /dev/evq: %s\n", strerror(-fd));

@@ -620,15 +620,12 @@ static bool run_seed(uint64_t seed, long nops, bool legacy, bool is_native,
 		.factory = -1,
 	};
 	long ring = nops < LOG_RING ? nops : LOG_RING;
-	const char *dev = getenv("EVQ_DEVICE");
 	int i;
 
 	if (!is_native) {
-		f.factory = open(dev && *dev ? dev : EVQ_DEVICE_PATH,
-				 O_RDWR | O_CLOEXEC);
+		f.factory = open(evq_device(), O_RDWR | O_CLOEXEC);
 		if (f.factory < 0)
-			ksft_exit_fail_msg("open %s: %s\n",
-					   dev && *dev ? dev : EVQ_DEVICE_PATH,
+			ksft_exit_fail_msg("open %s: %s\n", evq_device(),
 					   strerror(errno));
 	}
 	f.log = calloc((size_t)ring, sizeof(*f.log));

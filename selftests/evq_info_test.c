@@ -242,8 +242,7 @@ FIXTURE_VARIANT_ADD(info, evq) {
 
 static int open_evq(struct __test_metadata *_metadata, int flags)
 {
-	const char *env = getenv("EVQ_DEVICE");
-	const char *path = env && *env ? env : EVQ_DEVICE_PATH;
+	const char *path = evq_device();
 	int fd = open(path, O_RDWR | O_CLOEXEC | flags);
 	int err = errno;
 

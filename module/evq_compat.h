@@ -3,17 +3,23 @@
  * Differences between the kernels evq builds against live here and only
  * here, so that the rest of the module reads like current mainline code.
  *
- * Supported: Linux 6.1 up to 6.12 (Debian bookworm's kernels). Everything
- * evq uses today (iov_iter_single_seg_count, fault_in_iov_iter_writeable,
- * FMODE_NOWAIT, wake_up_locked_poll, compat_ptr_ioctl) has the same shape
- * on both, except the vm_flags helpers below. A difference found later
- * gets a build-time probe in Kbuild or a version test here, never an #if
- * in the core files.
+ * Supported: Linux 6.1 up to 7.3 (Debian bookworm's kernels, trixie-
+ * backports' 7.3). Everything evq uses today (iov_iter_single_seg_count,
+ * fault_in_iov_iter_writeable, FMODE_NOWAIT, wake_up_locked_poll,
+ * compat_ptr_ioctl) has the same shape on all of them, except the vm_flags
+ * helpers and kzalloc_obj() below. A difference found later gets a
+ * build-time probe in Kbuild or a version test here, never an #if in the
+ * core files.
+ *
+ * In tree (scripts/intree.sh) this header is left out: the one kernel
+ * there is current, and intree.sh writes what the header provides as that
+ * kernel's own code would.
  */
 #ifndef EVQ_COMPAT_H
 #define EVQ_COMPAT_H
 
 #include <linux/mm.h>
+#include <linux/slab.h>
 #include <linux/version.h>
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
@@ -55,5 +61,19 @@ static inline void evq_vm_flags_clear(struct vm_area_struct *vma,
 	vma->vm_flags &= ~flags;
 #endif
 }
+
+/*
+ * kzalloc_obj(*p, gfp) allocates one zeroed object of *p's type, and
+ * returns a pointer of that type:
+ * 7.x checkpatch asks for it (ALLOC_WITH_SIZEOF) where older code wrote
+ * kzalloc(sizeof(*p), gfp), which is what it means on a kernel without
+ * it. EVQ_HAVE_KZALLOC_OBJ is Kbuild's probe of <linux/slab.h>, not a
+ * version test: 7.0 added it, stable 6.12 has it too (Debian's 6.12.118
+ * does), 6.1 has not.
+ * Only the form evq uses, with the gfp argument, is provided.
+ */
+#ifndef EVQ_HAVE_KZALLOC_OBJ
+#define kzalloc_obj(P, GFP)	kzalloc(sizeof(P), GFP)
+#endif
 
 #endif /* EVQ_COMPAT_H */

@@ -5,7 +5,8 @@
  * ids and references, and which files are counters. The locking, the
  * EVQ_FAST protocol and the recursion guard are described in evq_core.h,
  * with the inline paths every read and write runs. Includes nothing else
- * of evq; evq_file.c and evq_kapi.c stand on it.
+ * of evq but the out-of-tree compat header; evq_file.c and evq_kapi.c
+ * stand on it.
  */
 #include <linux/idr.h>
 #include <linux/kref.h>
@@ -18,6 +19,7 @@
 #include <linux/evq.h>
 
 #include "evq_arch.h"
+#include "evq_compat.h"
 #include "evq_core.h"
 
 /* The kernel's view of the page must be the ABI's, field by field. */
@@ -249,7 +251,7 @@ struct evq_ctx *evq_ctx_alloc(void)
 {
 	struct evq_ctx *ctx;
 
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
+	ctx = kzalloc_obj(*ctx, GFP_KERNEL_ACCOUNT);
 	if (!ctx)
 		return NULL;
 

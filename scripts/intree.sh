@@ -38,9 +38,11 @@
 #
 # Out of tree only: module/evq_compat.h (it fences the range of kernels the
 # out-of-tree module builds against; in tree there is one kernel, so its
-# #include is dropped and its evq_vm_flags_set()/_clear() become the
-# kernel's own vm_flags_set()/_clear()), and evq_kapi_test, evq_kapi_guard_test and
-# evq_kapi_modes_test (they need the out-of-tree test module selftests/kmod/).
+# #include is dropped, its evq_vm_flags_set()/_clear() become the kernel's
+# own vm_flags_set()/_clear(), and kzalloc_obj() is kept where the tree
+# has it, else written as kzalloc(sizeof(...)) as that tree's code does),
+# and evq_kapi_test, evq_kapi_guard_test and evq_kapi_modes_test (they need
+# the out-of-tree test module selftests/kmod/).
 #
 # Without --patch, KSRC_DIR itself is changed: new files are added and each
 # existing file that gets an entry is written anew and mv'd over the old
@@ -128,19 +130,33 @@ lay() {
 	local t=$1 f objs d
 	local kd=drivers/misc/evq st=tools/testing/selftests/evq
 
-	# The driver. evq_compat.h is out-of-tree only (see above).
+	# The driver. evq_compat.h is out-of-tree only (see above): its
+	# #include goes, and what it provides becomes the kernel's own:
+	# evq_vm_flags_set()/_clear() the kernel's vm_flags_set()/_clear(),
+	# kzalloc_obj() stays kzalloc_obj() where the tree's <linux/slab.h>
+	# has it (KSRC_DIR's, as the out-of-tree Kbuild probes) and is written
+	# kzalloc(sizeof(...), ...) where it has not (6.1, an older 6.12).
+	local no_kzalloc_obj=
+	grep -qs 'define kzalloc_obj' "$ksrc/include/linux/slab.h" ||
+		no_kzalloc_obj='s/\bkzalloc_obj(\([^,()]*\),/kzalloc(sizeof(\1),/'
 	for f in "$top"/module/*.c "$top"/module/*.h; do
 		f=${f#"$top"/}
 		case $f in
 		module/evq_compat.h) ;;
-		module/evq_file.c)
+		module/evq_file.c | module/evq_core.c)
 			grep -qx '#include "evq_compat.h"' "$top/$f" ||
-				die "evq_file.c no longer includes evq_compat.h: update intree.sh"
+				die "$f no longer includes evq_compat.h: update intree.sh"
 			grep -vx '#include "evq_compat.h"' "$top/$f" |
-				sed 's/\bevq_vm_flags_\(set\|clear\)(/vm_flags_\1(/' |
-				put "$t/$kd/evq_file.c"
+				sed -e 's/\bevq_vm_flags_\(set\|clear\)(/vm_flags_\1(/' \
+					${no_kzalloc_obj:+-e "$no_kzalloc_obj"} |
+				put "$t/$kd/${f#module/}"
 			;;
-		*) copy "$f" "$t/$kd/${f#module/}" ;;
+		*)
+			! grep -q '#include "evq_compat\.h"\|evq_vm_flags_\|kzalloc_obj(' \
+				"$top/$f" ||
+				die "$f uses evq_compat.h: update intree.sh"
+			copy "$f" "$t/$kd/${f#module/}"
+			;;
 		esac
 	done
 	copy module/include/evq/evq_kernel.h "$t/$kd/include/evq/evq_kernel.h"

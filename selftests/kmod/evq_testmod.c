@@ -133,6 +133,15 @@ static void evq_tm_hrtimer_setup(struct hrtimer *timer,
 #endif
 }
 
+/*
+ * kzalloc_obj() (7.0, and stable 6.12; not 6.1) allocates one zeroed
+ * object of a variable's type, as kzalloc(sizeof(*p), gfp) does; Kbuild
+ * probes for it.
+ */
+#ifndef EVQ_TM_HAVE_KZALLOC_OBJ
+#define kzalloc_obj(P, GFP)	kzalloc(sizeof(P), GFP)
+#endif
+
 /* Signal @ctx with @value and count what happened. */
 static void evq_tm_signal(struct evq_tm_session *s, struct evq_ctx *ctx,
 			  u64 value)
@@ -259,7 +268,7 @@ static int evq_tm_open(struct inode *inode, struct file *file)
 {
 	struct evq_tm_session *s;
 
-	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	s = kzalloc_obj(*s, GFP_KERNEL);
 	if (!s)
 		return -ENOMEM;
 	mutex_init(&s->lock);

@@ -60,8 +60,10 @@ log "dependencies and the kernel source"
 "$top/scripts/deps.sh"
 ksrc=$("$top/scripts/kernel-source.sh" "$build")
 
-# The lanes: "NAME KERNEL PLAN PARAMS..." lines, comments and blanks gone.
-mapfile -t lanes < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$top/scripts/lanes")
+# The lanes: "NAME KERNEL PLAN PARAMS..." lines, comments, blanks and the
+# "source" line (kernel-source.sh reads it) gone.
+mapfile -t lanes < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' \
+	-e '/^source[[:space:]]/d' "$top/scripts/lanes")
 [ "${#lanes[@]}" -gt 0 ] || { log "no lanes in scripts/lanes"; exit 1; }
 
 # Userspace: static test binaries and the demo, built once for all kernels.

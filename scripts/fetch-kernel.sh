@@ -189,7 +189,8 @@ fetch() {
 }
 
 if [ -n "$srcpkg" ]; then
-	pkgs=("$hdr" "$img" "$srcpkg")
+	# The source itself: kernel-source.sh, in prepare_source.
+	pkgs=("$hdr" "$img")
 else
 	pkgs=("$hdr" "$common" "$kbuild" "$img")
 fi
@@ -197,16 +198,19 @@ for p in "${pkgs[@]}"; do
 	fetch "$p"
 done
 
-# prepare_source: the prepared tree in $src (see the top of this file).
+# prepare_source: the prepared tree in $src (see the top of this file), a
+# copy of the pristine source of exactly $ver that scripts/kernel-source.sh
+# downloads and extracts (the tree the in-tree check and the built
+# kernels use, when they are of the same version).
 prepare_source() {
-	local tmp=$src.tmp base lv release
+	local tmp=$src.tmp base lv release pristine
 	local mk=(make -s -C "$tmp")
-	log "unpacking $srcpkg"
+	pristine=$("$top/scripts/kernel-source.sh" "$build" \
+		"$srcpkg=$ver${suite:+@$suite}")
+	log "copying $srcpkg $ver"
 	rm -rf "$src" "$tmp"
-	mkdir -p "$tmp"
-	dpkg-deb --fsys-tarfile "$(deb_path "$srcpkg")" |
-		tar -xO --wildcards './usr/src/linux-source-*.tar.xz' |
-		tar -xJ -C "$tmp" --strip-components=1
+	cp -a "$pristine" "$tmp"
+	rm -f "$tmp/.evq-extracted"
 	cp "$root/usr/src/$hdr/.config" "$tmp/.config"
 	# The release: the source's version and a LOCALVERSION for the rest
 	# (7.3.4 and +deb13-amd64), as Debian's own build sets it.

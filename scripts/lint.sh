@@ -22,9 +22,11 @@
 #   lint.userspace       selftests' lint target (cppcheck, clang-tidy)
 #   lint.shellcheck      shellcheck on every shell script (settings and
 #                        accepted exceptions in .shellcheckrc)
-#   intree.*             evq as a kernel patch (scripts/intree-check.sh):
-#                        applies, checkpatch with the tree, W=1 builds with
-#                        CONFIG_EVQ=y and =m, kselftest target, evq.rst
+#   intree.TREE.*        evq as a kernel patch (scripts/intree-check.sh) in
+#                        linux-source-6.12 and in the newest source the
+#                        archive offers (7.3): applies, checkpatch with the
+#                        tree, W=1 and sparse builds with CONFIG_EVQ=y and
+#                        =m, kselftest target, evq.rst
 #   docs.links_resolve   every relative link in README.md and docs/*.md
 #                        resolves inside the repository, none into ../shared
 #                        (check-doc-links.sh)
@@ -124,7 +126,8 @@ verdict lint.userspace $?
 ) >&2
 verdict lint.shellcheck $?
 
-# evq as a patch to Debian's linux-source-6.12; prints its own verdicts.
+# evq as a patch to Debian's linux-source-6.12 and to the newest source
+# (scripts/lanes); prints its own verdicts.
 "$top/scripts/intree-check.sh" "$build"
 "$top/scripts/check-doc-links.sh" "$top"
 

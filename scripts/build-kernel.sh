@@ -4,15 +4,17 @@
 # build-kernel.sh BUILDDIR NAME
 #
 # Builds one of the kernels evq's VM lanes boot (scripts/lanes, kernel
-# "built:NAME") from Debian's linux-source-6.12: `make ARCH=x86_64
+# "built:NAME") from the Debian kernel source the "source" line of
+# scripts/lanes names (linux-source-7.3 from trixie-backports, the newest
+# the archive offers), with this machine's gcc: `make ARCH=x86_64
 # tinyconfig`, then scripts/kconfig/base.config and scripts/kconfig/NAME.config
 # (the latter wins where both set a symbol), then olddefconfig; then bzImage
 # and `make modules` so that Module.symvers exists and an out-of-tree module
 # builds with `make -C $KDIR M=<dir> modules`.
 #
-# The source is extracted once into BUILDDIR/linux-source-6.12 (shared with
-# scripts/kernel-source.sh, same stamp; never built in: O= is used). The
-# kernel goes to BUILDDIR/kernel-NAME/<key>/build, where the key names the
+# The source is extracted once into BUILDDIR/linux-source-X.Y by
+# scripts/kernel-source.sh (never built in: O= is used). The kernel goes
+# to BUILDDIR/kernel-NAME/<key>/build, where the key names the
 # linux-source package version, the gcc version and a hash of the fragments;
 # a second run with the same key only prints the result. build.log in the key
 # directory has the full make output.
@@ -45,8 +47,6 @@ build=$(realpath -m "${1:?$usage}")
 kname=${2:?$usage}
 fragments=("$top/scripts/kconfig/base.config" "$top/scripts/kconfig/$kname.config")
 jobs=${JOBS:-$(nproc)}
-tarball=/usr/src/linux-source-6.12.tar.xz
-srcpkg=linux-source-6.12
 
 log() { echo "build-kernel($kname): $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -85,7 +85,7 @@ installed() {
 ensure_packages() {
 	local p missing=() sudo=
 	for p in bc flex bison libelf-dev libssl-dev dwarves cpio xz-utils \
-		build-essential "$srcpkg"; do
+		build-essential; do
 		installed "$p" || missing+=("$p")
 	done
 	[ "${#missing[@]}" -eq 0 ] && return 0
@@ -101,10 +101,9 @@ ensure_packages() {
 
 # --- Cache key ----------------------------------------------------------------
 # <linux-source version>-gcc<version>-<hash of fragment + recipe>, e.g.
-# 6.12.117-1_deb12u1-gcc12.2.0-0123456789ab
+# 7.3.4-1_bpo13+1-gcc12.2.0-0123456789ab
 cache_key() {
-	local ver gccver sum
-	ver=$(dpkg-query -W -f '${Version}' "$srcpkg")
+	local ver=$version gccver sum
 	gccver=$(gcc -dumpfullversion)
 	sum=$({ echo "recipe=$recipe"; cat "$fragment"; } | sha256sum | cut -c1-12)
 	echo "${ver//[^A-Za-z0-9.+-]/_}-gcc$gccver-$sum"
@@ -123,14 +122,18 @@ result() {
 built() {
 	[ -f "$1/.done" ] && [ -f "$1/build/arch/x86/boot/bzImage" ] &&
 		[ -f "$1/build/Module.symvers" ] &&
-		[ "$(cat "$build/$srcpkg/.evq-extracted" 2>/dev/null)" = \
-			"$(dpkg-query -W -f '${Version}' "$srcpkg")" ] &&
+		[ "$(cat "$extracted/.evq-extracted" 2>/dev/null)" = "$version" ] &&
 		{ [ "$evq_in_tree" -eq 0 ] ||
 			[ "$(cat "$1/.evq-sources" 2>/dev/null)" = "$(evq_sources_sum)" ]; }
 }
 
+# The source (extracted once, cached) and its version.
+extracted=$("$top/scripts/kernel-source.sh" "$build" built) ||
+	die "no kernel source (scripts/kernel-source.sh)"
+version=$(cat "$extracted/.evq-extracted")
+
 # Fast path: nothing to do when this key was built already.
-if installed "$srcpkg" && command -v gcc >/dev/null; then
+if command -v gcc >/dev/null; then
 	key=$(cache_key)
 	obj=$build/kernel-$kname/$key/build
 	if built "$build/kernel-$kname/$key"; then
@@ -141,12 +144,9 @@ if installed "$srcpkg" && command -v gcc >/dev/null; then
 fi
 
 ensure_packages
-[ -r "$tarball" ] || die "$tarball missing after installing $srcpkg"
-version=$(dpkg-query -W -f '${Version}' "$srcpkg")
 key=$(cache_key)
 keydir=$build/kernel-$kname/$key
 obj=$keydir/build
-extracted=$build/$srcpkg
 src=$extracted
 mkdir -p "$keydir"
 
@@ -164,23 +164,6 @@ fi
 incremental=0
 [ ! -f "$keydir/.done" ] || incremental=1
 rm -f "$keydir/.done"
-
-# --- Source -------------------------------------------------------------------
-# Same layout and stamp as scripts/kernel-source.sh: the stamp holds the
-# package version the tree was extracted from.
-(
-	flock 8
-	stamp=$extracted/.evq-extracted
-	if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$version" ]; then
-		log "extracting $srcpkg $version into $extracted"
-		rm -rf "$extracted" "$extracted.tmp"
-		mkdir -p "$extracted.tmp"
-		tar -xJf "$tarball" -C "$extracted.tmp"
-		mv "$extracted.tmp/$srcpkg" "$extracted"
-		rmdir "$extracted.tmp"
-		echo "$version" >"$stamp"
-	fi
-) 8>"$build/.$srcpkg.lock"
 
 # In-tree evq: a hard-link copy of the tree (made once per extraction),
 # evq laid into it every time (intree.sh leaves unchanged files alone, so

@@ -5,12 +5,15 @@
 #                    scripts/lanes), load evq, run the demo
 # make check         lint, then every test on every lane of scripts/lanes:
 #                    Debian's 6.1, 6.12 and 6.12 PREEMPT_RT kernels, its
-#                    7.3 from trixie-backports, the debug kernel (lockdep,
-#                    KASAN, kmemleak, failslab) and the rt-kcsan kernel
+#                    7.3 from trixie-backports, Debian 13 and 12 systems
+#                    booted with systemd and evq installed by apt (the
+#                    system lanes), the debug kernel (lockdep, KASAN,
+#                    kmemleak, failslab) and the rt-kcsan kernel
 #                    (PREEMPT_RT, lockdep, KCSAN, evq built in):
 #                    "N passed, N failed". LANES="6.12 debug" picks lanes
 #                    by name
-# make check-fast    lint and the Debian kernels only (no kernel build)
+# make check-fast    lint and the Debian kernels only (no kernel build, no
+#                    system lanes)
 # make check-debug   the built kernels only
 # make lint          checkpatch, W=1 + sparse on the Debian kernels, the
 #                    in-tree patch, userspace linters, man pages, doc links
@@ -36,7 +39,7 @@
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 BUILD ?= $(CURDIR)/build
-VERSION := 0.1
+VERSION := 0.2
 DKMS_DIR := /usr/src/evq-$(VERSION)
 PREFIX ?= /usr/local
 MANDIR ?= $(PREFIX)/share/man
@@ -46,10 +49,10 @@ export BUILD
 all: module
 
 module:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR) EVQ_VERSION=$(VERSION) modules
 
 install: module install-man
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	$(MAKE) -C $(KDIR) M=$(CURDIR) EVQ_VERSION=$(VERSION) modules_install
 	depmod -a $(notdir $(patsubst %/build,%,$(KDIR)))
 
 install-man:

@@ -882,3 +882,6 @@ module_exit(evq_exit);
 MODULE_DESCRIPTION("eventfd-style counters on /dev/evq");
 MODULE_AUTHOR("evq developers");
 MODULE_LICENSE("GPL");
+#ifdef EVQ_VERSION
+MODULE_VERSION(EVQ_VERSION);
+#endif

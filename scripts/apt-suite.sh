@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # apt-suite.sh BUILDDIR SUITE [--src]
+# apt-suite.sh --mirror
 #
 # A private apt for one Debian suite that this machine's own apt does not
 # use (e.g. trixie-backports for Debian's 7.3 kernel, sid for a sparse that
@@ -17,10 +18,12 @@
 # EVQ_DEBIAN_MIRROR. Safe to run concurrently (a lock serialises updates);
 # as root, apt keeps root rather than dropping to _apt (it could not write
 # BUILDDIR). A later `apt-get update` with the same APT_CONFIG refreshes
-# the lists (fetch-kernel.sh does, when a download fails).
+# the lists (fetch-kernel.sh does, when a download fails). --mirror prints
+# the mirror alone (system-image.sh's debootstrap uses it).
 set -euo pipefail
 
-usage="usage: apt-suite.sh BUILDDIR SUITE [--src]"
+usage="usage: apt-suite.sh BUILDDIR SUITE [--src] | --mirror"
+[ "${1:-}" = --mirror ] || {
 build=$(realpath -m "${1:?$usage}")
 suite=${2:?$usage}
 src=${3:-}
@@ -29,6 +32,7 @@ case $suite in */* | "" | .*) echo "apt-suite.sh: bad suite $suite" >&2; exit 2 
 # With the deb-src lines (larger lists) a configuration of its own.
 dir=$build/apt/$suite${src:+-src}
 conf=$dir/apt.conf
+}
 
 log() { echo "apt-suite.sh: $*" >&2; }
 
@@ -48,6 +52,7 @@ mirror() {
 		esac
 	done | head -n1 | grep . || echo http://deb.debian.org/debian
 }
+[ "${1:-}" != --mirror ] || { mirror; exit 0; }
 
 mkdir -p "$dir"
 exec 9>"$dir.lock"

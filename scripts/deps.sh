@@ -36,6 +36,7 @@ DEPS=(
 	debhelper dh-dkms lintian  # make deb
 	dkms             # make check: DKMS builds evq from the evq-dkms package
 	debian-archive-keyring dpkg-dev  # apt-suite.sh: trixie/sid indexes; sparse.sh: dpkg-source
+	debootstrap qemu-utils e2fsprogs  # the system lanes' root file systems
 	gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf  # make lint: cross-builds
 	# evq_compat_test's 32-bit program (gcc-multilib conflicts with the
 	# cross compilers above)

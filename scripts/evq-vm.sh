@@ -14,7 +14,8 @@
 #          the VM, extra kernel parameters), then "N passed, N failed" over
 #          all of them; exit 1 on any failure. The built kernels compile
 #          in the background meanwhile (prebuild below)
-#   check-fast   check with only the debian: lanes (no kernel build)
+#   check-fast   check with only the debian: lanes (no kernel build, no
+#                system lanes)
 #   check-debug  only the built: lanes (no lint, no Debian kernels)
 #   bench  boot one kernel (KVER) and run the benchmarks (scripts/guest/bench),
 #          then boot it again with one vCPU for the workloads whose figures
@@ -253,11 +254,27 @@ debian_kvers() {
 # left of its kernel; if a background build fails, that call builds again
 # and says why. Output in $build/prebuild.log.
 prebuild() {
-	local name spec kernels=()
+	local name spec kernels=() systems=()
 	for name in "$@"; do
 		read -r _ spec _ <<<"$(lane "$name" 2>/dev/null)"
 		[ "${spec%%:*}" != built ] || kernels+=("${spec#built:}")
+		[ "${spec%%:*}" != system ] || systems+=("${spec#system:}")
 	done
+	if [ "${#systems[@]}" -gt 0 ]; then
+		# The system lanes' Debian bases (downloads and dpkg, mostly
+		# waiting on the network and the disk), beside the kernels.
+		log "building the system lanes' bases in the background (log: $build/prebuild-system.log)"
+		# shellcheck disable=SC2016 # expanded by the inner bash
+		setsid nice -n 19 ionice -c 3 bash -c '
+			echo 19 2>/dev/null >/proc/self/autogroup || true
+			top=$1 build=$2
+			shift 2
+			for s in "$@"; do
+				"$top/scripts/system-image.sh" --base "$build" "${s%%,*}" "$s" || true
+			done' prebuild "$top" "$build" "${systems[@]}" \
+			>"$build/prebuild-system.log" 2>&1 &
+		prebuild_system_pid=$!
+	fi
 	[ "${#kernels[@]}" -gt 0 ] || return 0
 	log "building the ${kernels[*]} kernel(s) in the background (log: $build/prebuild.log)"
 	# setsid: a process group of its own, for stop_prebuild to end. A
@@ -280,6 +297,8 @@ prebuild() {
 # done by then, but a run that stops early must not leave them behind).
 stop_prebuild() {
 	[ -z "${prebuild_pid:-}" ] || kill -- "-$prebuild_pid" 2>/dev/null || true
+	[ -z "${prebuild_system_pid:-}" ] ||
+		kill -- "-$prebuild_system_pid" 2>/dev/null || true
 }
 trap stop_prebuild EXIT
 
@@ -295,6 +314,80 @@ boot() {
 		--log "$VMDIR/$what-console.log" \
 		--verdict "$VMDIR/$what-verdict.log" --system-map "$map" \
 		${APPEND:+--append "$APPEND"} "$@"
+}
+
+# The test programs a system lane runs (scripts/guest/system): the
+# differential core of the suite and the library's, against the module
+# DKMS built in the guest's own release.
+system_tests="evq_rw_test evq_poll_test evq_fdinfo_test evq_info_test
+evq_factory_test evq_lib_test"
+
+# system_lane NAME SUITES: a system lane (scripts/lanes, system:SUITES):
+# the packages of $build/deb installed into a Debian root file system of
+# the first suite's release (system-image.sh), booted with systemd on each
+# suite's default kernel in turn, all on one disk: every boot checks evq
+# as installed ("installed"), the last one also upgrades the packages with
+# counters open and purges them ("upgrade"), and one more boot checks that
+# nothing is left ("purged"). Verdicts go to $results as RELEASE/KVER: NAME.
+system_lane() {
+	local name=$1 suites=$2 release dir vars image kernels=() line
+	local version next suite kver vmlinuz initrd i phase label what
+	release=${suites%%,*}
+	dir=$build/vm/$name
+	rm -rf "$dir"
+	mkdir -p "$dir/payload"
+	version=$(sed -n 's/^VERSION := //p' "$top/Makefile")
+	next=$version+systest1
+	[ -f "$build/deb/evq-dkms_${version}_all.deb" ] ||
+		"$top/scripts/mkdeb.sh" "$build" >&2
+	log "lane $name: the packages again as $next, the upgrade"
+	"$top/scripts/mkdeb.sh" "$build" "$build/deb-next" "$next" >/dev/null
+	cp "$guest/lib" "$guest/system-holder.c" "$dir/payload/"
+	cp "$guest/system" "$dir/payload/run"
+	printf 'VERSION=%s\nNEXT_VERSION=%s\n' "$version" "$next" >"$dir/payload/env"
+	for t in $system_tests; do cp "$build/selftests/$t" "$dir/payload/"; done
+	log "lane $name: Debian $release with evq installed by apt"
+	vars=$("$top/scripts/system-image.sh" "$build" "$release" "$suites" \
+		"$build/deb" "$build/deb-next" "$dir/payload") || {
+		echo "not ok $release: system.image_builds_and_installs" >>"$results"
+		return 0
+	}
+	echo "ok $release: system.image_builds_and_installs" >>"$results"
+	image=$(sed -n 's/^IMAGE=//p' <<<"$vars")
+	mapfile -t kernels < <(sed -n 's/^KERNEL //p' <<<"$vars")
+	qemu-img create -q -f qcow2 -b "$image" -F raw "$dir/disk.qcow2"
+	# KVM or TCG, once (as prepare() does): each probe can cost a minute.
+	if [ -z "${EVQ_ACCEL:-}" ]; then
+		read -r _ _ vmlinuz _ <<<"${kernels[0]}"
+		EVQ_ACCEL=$("$top/scripts/vm-run.sh" --print-accel --kernel "$vmlinuz")
+		export EVQ_ACCEL
+		log "accelerator: $EVQ_ACCEL"
+	fi
+	for ((i = 0; i <= ${#kernels[@]}; i++)); do
+		if [ "$i" -lt "${#kernels[@]}" ]; then
+			line=${kernels[i]} phase=installed
+			[ "$i" -lt $((${#kernels[@]} - 1)) ] || phase=installed+upgrade
+		else
+			line=${kernels[i - 1]} phase=purged
+		fi
+		read -r suite kver vmlinuz initrd <<<"$line"
+		label=$release/$kver what=boot-$i-$phase
+		[ "$phase" = purged ] || labels+=("$label")
+		log "lane $name: booting $kver from $suite with systemd: $phase"
+		if "$top/scripts/vm-run.sh" --kernel "$vmlinuz" --initrd "$initrd" \
+			--log "$dir/$what-console.log" --verdict "$dir/$what-verdict.log" \
+			--timeout "$timeout" --stall "$stall" --quiet \
+			--append "root=/dev/vda ro evq.system=$phase" \
+			--qemu-arg -drive --qemu-arg "file=$dir/disk.qcow2,format=qcow2,if=virtio" \
+			>"$dir/$what.out" 2>&1; then
+			echo "ok $label: system.$phase.boot_clean_and_complete" >>"$results"
+		else
+			cat "$dir/$what.out" >&2
+			echo "not ok $label: system.$phase.boot_clean_and_complete" >>"$results"
+		fi
+		grep -aE '^(ok|not ok|skip) ' "$dir/$what-verdict.log" 2>/dev/null |
+			sed -E "s#^(ok|not ok|skip) #\1 $label: #" >>"$results" || true
+	done
 }
 
 case $mode in
@@ -333,7 +426,11 @@ check | check-fast | check-debug)
 	fi
 	labels=()
 	for name in $selected; do
-		read -r _ _ plan _ <<<"$(lane "$name")"
+		read -r _ spec plan _ <<<"$(lane "$name")"
+		if [ "${spec%%:*}" = system ]; then
+			system_lane "$name" "${spec#system:}"
+			continue
+		fi
 		prepare "$name" "$plan"
 		labels+=("$KLABEL")
 		log "lane $name: booting $KLABEL, plan $plan"

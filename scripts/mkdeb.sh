@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# mkdeb.sh BUILDDIR
+# mkdeb.sh BUILDDIR [OUTDIR VERSION]
 #
 # `make deb`: the Debian packages evq-dkms (module source and dkms.conf),
 # libevq1 and libevq-dev, built by Debian's own tools from debian/ (the
@@ -11,11 +11,16 @@
 # .buildinfo and .changes into BUILDDIR/deb and leaves the checkout alone.
 # Then lintian checks the .changes and every .deb in it: any error fails,
 # warnings are printed. The last lines list the packages and their sizes.
+#
+# With OUTDIR and VERSION, the same sources are packaged as release VERSION
+# (a changelog entry and the Makefile's VERSION in the copy) into OUTDIR:
+# the system lanes (system-image.sh) upgrade to such a package.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=$(realpath -m "${1:?usage: mkdeb.sh BUILDDIR}")
-out=$build/deb
+build=$(realpath -m "${1:?usage: mkdeb.sh BUILDDIR [OUTDIR VERSION]}")
+out=$(realpath -m "${2:-$build/deb}")
+as_version=${3:-}
 
 log() { echo "mkdeb: $*" >&2; }
 
@@ -40,6 +45,20 @@ if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
 else
 	(cd "$top" && cp -r --parents "${parts[@]}" "$src")
 	find "$src" \( -name '*.o' -o -name '.*.cmd' -o -name '*.ko' \) -delete
+fi
+
+if [ -n "$as_version" ]; then
+	sed -i "s/^VERSION := .*/VERSION := $as_version/" "$src/Makefile"
+	{
+		printf 'evq (%s) unstable; urgency=medium\n\n' "$as_version"
+		printf '  * The same sources as %s, packaged as %s.\n\n' \
+			"$deb_version" "$as_version"
+		# A day after the release it follows (lintian wants it newer).
+		printf ' -- evq developers <dev@evq.invalid>  %s\n\n' \
+			"$(date -u -R -d @$(($(dpkg-parsechangelog -l "$top/debian/changelog" -S Timestamp) + 86400)))"
+		cat "$top/debian/changelog"
+	} >"$src/debian/changelog"
+	deb_version=$as_version
 fi
 
 log "dpkg-buildpackage in $src"

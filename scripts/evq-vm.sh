@@ -188,12 +188,16 @@ prepare() {
 		cp "$build/dkms/$KLABEL/evq.ko" "$VMDIR/payload/evq-dkms.ko"
 	INITRD=$VMDIR/initrd.cpio.gz
 	"$top/scripts/mkinitramfs.sh" "$INITRD" "$VMDIR/payload"
-	# KVM or TCG: probed once, on the first kernel (vm-run.sh says why).
-	if [ -z "${EVQ_ACCEL:-}" ]; then
-		EVQ_ACCEL=$("$top/scripts/vm-run.sh" --print-accel --kernel "$VMLINUZ")
-		export EVQ_ACCEL
-		log "accelerator: $EVQ_ACCEL"
-	fi
+	probe_accel "$VMLINUZ"
+}
+
+# probe_accel VMLINUZ: KVM or TCG, probed once, on the first kernel booted
+# (vm-run.sh says why; a probe can cost a minute), then EVQ_ACCEL for all.
+probe_accel() {
+	[ -z "${EVQ_ACCEL:-}" ] || return 0
+	EVQ_ACCEL=$("$top/scripts/vm-run.sh" --print-accel --kernel "$1")
+	export EVQ_ACCEL
+	log "accelerator: $EVQ_ACCEL"
 }
 
 # lane NAME: its line of scripts/lanes.
@@ -316,6 +320,22 @@ boot() {
 		${APPEND:+--append "$APPEND"} "$@"
 }
 
+# judged LABEL CASE OUT VERDICT CMD...: a boot of `make check`. CMD (its
+# output in OUT, shown when it fails) gives "ok|not ok LABEL: CASE" in
+# $results, and so does every verdict line the VM wrote to VERDICT.
+judged() {
+	local label=$1 case=$2 out=$3 verdict=$4
+	shift 4
+	if "$@" >"$out" 2>&1; then
+		echo "ok $label: $case" >>"$results"
+	else
+		cat "$out" >&2
+		echo "not ok $label: $case" >>"$results"
+	fi
+	grep -aE '^(ok|not ok|skip) ' "$verdict" 2>/dev/null |
+		sed -E "s#^(ok|not ok|skip) #\1 $label: #" >>"$results" || true
+}
+
 # The test programs a system lane runs (scripts/guest/system): the
 # differential core of the suite and the library's, against the module
 # DKMS built in the guest's own release.
@@ -356,13 +376,8 @@ system_lane() {
 	image=$(sed -n 's/^IMAGE=//p' <<<"$vars")
 	mapfile -t kernels < <(sed -n 's/^KERNEL //p' <<<"$vars")
 	qemu-img create -q -f qcow2 -b "$image" -F raw "$dir/disk.qcow2"
-	# KVM or TCG, once (as prepare() does): each probe can cost a minute.
-	if [ -z "${EVQ_ACCEL:-}" ]; then
-		read -r _ _ vmlinuz _ <<<"${kernels[0]}"
-		EVQ_ACCEL=$("$top/scripts/vm-run.sh" --print-accel --kernel "$vmlinuz")
-		export EVQ_ACCEL
-		log "accelerator: $EVQ_ACCEL"
-	fi
+	read -r _ _ vmlinuz _ <<<"${kernels[0]}"
+	probe_accel "$vmlinuz"
 	for ((i = 0; i <= ${#kernels[@]}; i++)); do
 		if [ "$i" -lt "${#kernels[@]}" ]; then
 			line=${kernels[i]} phase=installed
@@ -374,19 +389,13 @@ system_lane() {
 		label=$release/$kver what=boot-$i-$phase
 		[ "$phase" = purged ] || labels+=("$label")
 		log "lane $name: booting $kver from $suite with systemd: $phase"
-		if "$top/scripts/vm-run.sh" --kernel "$vmlinuz" --initrd "$initrd" \
+		judged "$label" "system.$phase.boot_clean_and_complete" \
+			"$dir/$what.out" "$dir/$what-verdict.log" \
+			"$top/scripts/vm-run.sh" --kernel "$vmlinuz" --initrd "$initrd" \
 			--log "$dir/$what-console.log" --verdict "$dir/$what-verdict.log" \
 			--timeout "$timeout" --stall "$stall" --quiet \
 			--append "root=/dev/vda ro evq.system=$phase" \
-			--qemu-arg -drive --qemu-arg "file=$dir/disk.qcow2,format=qcow2,if=virtio" \
-			>"$dir/$what.out" 2>&1; then
-			echo "ok $label: system.$phase.boot_clean_and_complete" >>"$results"
-		else
-			cat "$dir/$what.out" >&2
-			echo "not ok $label: system.$phase.boot_clean_and_complete" >>"$results"
-		fi
-		grep -aE '^(ok|not ok|skip) ' "$dir/$what-verdict.log" 2>/dev/null |
-			sed -E "s#^(ok|not ok|skip) #\1 $label: #" >>"$results" || true
+			--qemu-arg -drive --qemu-arg "file=$dir/disk.qcow2,format=qcow2,if=virtio"
 	done
 }
 
@@ -434,15 +443,9 @@ check | check-fast | check-debug)
 		prepare "$name" "$plan"
 		labels+=("$KLABEL")
 		log "lane $name: booting $KLABEL, plan $plan"
-		if boot check --timeout "$timeout" --stall "$stall" \
-			>"$VMDIR/vm-run.out" 2>&1; then
-			echo "ok $KLABEL: vm.boot_clean_and_complete" >>"$results"
-		else
-			cat "$VMDIR/vm-run.out" >&2
-			echo "not ok $KLABEL: vm.boot_clean_and_complete" >>"$results"
-		fi
-		grep -aE '^(ok|not ok|skip) ' "$VMDIR/check-verdict.log" 2>/dev/null |
-			sed -E "s/^(ok|not ok|skip) /\1 $KLABEL: /" >>"$results" || true
+		judged "$KLABEL" vm.boot_clean_and_complete "$VMDIR/vm-run.out" \
+			"$VMDIR/check-verdict.log" \
+			boot check --timeout "$timeout" --stall "$stall"
 	done
 	log "all lanes done"
 	passed=$(grep -c '^ok ' "$results" || true)

@@ -200,7 +200,7 @@ cp "$nextdir"/*.deb "$m/opt/evq-systest/next/"
 cp -a "$payload/." "$m/opt/evq-systest/"
 chroot_mounts "$m"
 log "$release: apt-get install ${debs[*]} (DKMS builds evq; log: $work/install.log)"
-(cd "$m/root/evq" && in_chroot "$m" sh -c "cd /root/evq && apt-get install -y -q ${debs[*]}") \
+in_chroot "$m" sh -c "cd /root/evq && apt-get install -y -q ${debs[*]}" \
 	>"$work/install.log" 2>&1 || { tail -n 30 "$work/install.log" >&2; exit 1; }
 rm -rf "$m/root/evq"
 cat >"$m/etc/systemd/system/evq-systest.service" <<-'EOF'
